@@ -1,0 +1,64 @@
+"""griddiag: grid and smart-meter anomaly diagnostics.
+
+Data flows one way: ingest -> store -> detect -> compare -> report.
+
+Words used with one meaning throughout:
+
+asset
+    Anything with readings or children: a meter, distribution transformer, feeder or substation.
+reading
+    One value of one metric of one asset for one interval (``asset_id, ts, metric, value``).
+interval
+    The period a reading covers; ``ts`` is its *start*, in UTC.
+metric
+    What is measured, with the unit in its name (``energy_kwh``, ``voltage_v_a``).
+register
+    A cumulative meter register (``register_kwh``): grows, rolls over at its digit limit.
+store
+    Where readings live: the embedded Parquet directory or a TimescaleDB database.
+quarantine
+    Rows an ingest could not accept, kept with their line number, raw text and reason.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from griddiag.exceptions import (
+    ConfigError,
+    DataError,
+    GriddiagError,
+    InputError,
+    SchemaError,
+    StoreError,
+)
+from griddiag.storage import Store, WriteResult, open_store
+
+try:
+    __version__ = version("griddiag")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str):  # lazy: keep `import griddiag` light (no numba/psycopg at import)
+    if name in ("ingest", "IngestReport"):
+        from griddiag import ingest as _ingest_pkg
+
+        return getattr(_ingest_pkg, name)
+    raise AttributeError(f"module 'griddiag' has no attribute {name!r}")
+
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "GriddiagError",
+    "IngestReport",
+    "InputError",
+    "SchemaError",
+    "Store",
+    "StoreError",
+    "WriteResult",
+    "__version__",
+    "ingest",
+    "open_store",
+]

@@ -1,0 +1,178 @@
+"""``griddiag`` command line: parse, open the store, call the library, map errors to exit codes.
+
+Exit codes: 0 done; 1 done, and findings at or above ``--fail-on`` exist; 2 usage or
+configuration error; 3 input or store error. Errors are one line on stderr; ``--debug`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from griddiag.exceptions import ConfigError, GriddiagError
+
+log = logging.getLogger("griddiag")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a ConfigError (exit 2, one line)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message} (see --help)")
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        help="store URL: a directory (embedded Parquet store) or postgresql://... (TimescaleDB); "
+        "default: $GRIDDIAG_STORE, else ./griddiag-data",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from griddiag import __version__
+
+    parser = _Parser(
+        prog="griddiag",
+        description="Grid and smart-meter anomaly diagnostics: ingest meter and equipment "
+        "data into a store, then detect, compare years and report.",
+    )
+    parser.add_argument("--version", action="version", version=f"griddiag {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate the sample utility and load it into the embedded store",
+        description="Generate the deterministic sample utility (a substation, feeders, "
+        "transformers and meters over three years, with injected anomalies) and ingest it "
+        "into an embedded store. Prints the store's path on the last line.",
+    )
+    demo.add_argument("--out", default="griddiag-demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--meters", type=int, default=300, help="number of meters (default: 300)")
+
+    db = sub.add_parser("db", help="create, migrate or inspect a store")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_init = db_sub.add_parser("init", help="create the schema or migrate it forward")
+    _add_store(db_init)
+    db_status = db_sub.add_parser("status", help="schema version, counts and time range")
+    _add_store(db_status)
+
+    ing = sub.add_parser(
+        "ingest",
+        help="load CSV/Parquet exports into the store",
+        description="Load meter or equipment readings. Bad rows go to a quarantine file with "
+        "their line number and reason; good rows are loaded. Re-ingesting a file changes "
+        "nothing.",
+    )
+    ing.add_argument("files", nargs="+", metavar="FILE", help="CSV or Parquet files")
+    _add_store(ing)
+    ing.add_argument(
+        "--format", default="auto",
+        choices=["auto", "long", "wide", "day-wide", "day-columns"],
+        help="layout of the files (default: detect from the header)",
+    )
+    ing.add_argument("--tz", help="time zone of naive timestamps (default: asset's tz, else UTC)")
+    ing.add_argument("--interval-label", choices=["start", "end"], default="start",
+                     help="whether timestamps label the start or the end of each interval")
+    ing.add_argument("--ambiguous", choices=["raise", "earliest", "latest"], default="raise",
+                     help="how to read local times that are ambiguous or missing at DST "
+                     "changes (default: quarantine them)")
+    ing.add_argument("--assets", metavar="FILE", help="assets file (CSV or Parquet) to load first")
+    ing.add_argument("--metric", help="metric of single-metric layouts (default: energy_kwh)")
+    ing.add_argument("--on-conflict", choices=["reject", "replace"], default="reject",
+                     help="what to do when a value differs from the stored one "
+                     "(default: quarantine it)")
+    ing.add_argument("--strict", action="store_true",
+                     help="quarantine readings of assets not in the registry instead of "
+                     "registering them")
+    ing.add_argument("--quarantine", metavar="DIR",
+                     help="quarantine folder (default: beside each input file)")
+    return parser
+
+
+def _json_default(o: object) -> str:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    return str(o)
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from griddiag.storage import open_store
+
+    if args.db_command is None:
+        raise ConfigError("griddiag db: choose an action: init or status")
+    with open_store(args.store, create=args.db_command == "init") as store:
+        if args.db_command == "init":
+            store.init()
+            print(f"store ready: {store.url}")
+        else:
+            print(json.dumps(store.status(), indent=2, default=_json_default))
+    return EXIT_OK
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from griddiag.ingest import ingest
+    from griddiag.storage import open_store
+
+    with open_store(args.store) as store:
+        report = ingest(
+            store,
+            [Path(f) for f in args.files],
+            format=args.format,
+            tz=args.tz,
+            interval_label=args.interval_label,
+            ambiguous=args.ambiguous,
+            on_conflict=args.on_conflict,
+            strict=args.strict,
+            assets=args.assets,
+            metric=args.metric,
+            quarantine_dir=args.quarantine,
+        )
+    print(report.summary())
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from griddiag.demo import run_demo
+
+    path = run_demo(Path(args.out), meters=args.meters)
+    print(path)
+    return EXIT_OK
+
+
+_COMMANDS = {"db": _cmd_db, "ingest": _cmd_ingest, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return EXIT_USAGE
+        return _COMMANDS[args.command](args)
+    except GriddiagError as exc:
+        if debug:
+            log.exception("failed")
+        print(f"griddiag: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("griddiag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""The embedded store: a directory of Parquet files, no server needed.
+
+Layout::
+
+    <root>/
+      griddiag-store.json                 format marker, schema version, bucket count
+      assets.parquet                      the asset registry
+      readings/year=<YYYY>/bucket=<NN>.parquet
+      audit/replaced-<utc time>-<n>.parquet  values overwritten by on_conflict="replace"
+
+Readings are partitioned by UTC year, so a year's read opens only that year's files, and by a
+stable hash bucket of ``asset_id``, so a write for a few assets rewrites only their buckets and a
+read of a batch of assets opens only their buckets. Inside a file rows are sorted by
+``asset_id, metric, ts`` and split into row groups, so polars' predicate push-down skips row
+groups of other assets and times.
+
+Every file is written to a temporary name in the same directory, fsynced and renamed over the
+old one (``os.replace`` is atomic on POSIX): a crash leaves each partition either as it was or
+as it will be, never half-written. A write touching several partitions may be interrupted
+between two of them; running it again completes it, because writes are idempotent (the store's
+write rules make a repeated reading a duplicate). One process writes at a time (an exclusive
+lock file guards writers); readers never block.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from griddiag.exceptions import SchemaError, StoreError
+from griddiag.schema import (
+    ASSETS_SCHEMA,
+    READINGS_SCHEMA,
+    empty_assets,
+    empty_readings,
+    normalize_assets,
+    normalize_readings,
+)
+from griddiag.storage.base import (
+    OnConflict,
+    Store,
+    WriteResult,
+    check_on_conflict,
+    group_codes,
+    split_batch_conflicts,
+)
+
+__all__ = ["ParquetStore"]
+
+FORMAT_NAME = "griddiag-parquet"
+SCHEMA_VERSION = 1
+DEFAULT_BUCKETS = 32
+_ROW_GROUP_ROWS = 256 * 1024
+_KEY = ["asset_id", "metric", "ts"]
+_TS_BITS = 45
+_GROUP_BITS = 63 - _TS_BITS
+
+
+def _bucket_of(asset_ids: pl.Series, n_buckets: int) -> pl.Series:
+    """Stable bucket number per asset id (crc32, identical across processes and versions)."""
+    uniq = asset_ids.unique()
+    mapping = pl.DataFrame(
+        {"asset_id": uniq, "bucket": [zlib.crc32(a.encode()) % n_buckets for a in uniq]},
+        schema={"asset_id": pl.String, "bucket": pl.Int32},
+    )
+    return asset_ids.to_frame("asset_id").join(mapping, on="asset_id", how="left")["bucket"]
+
+
+def _atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=_ROW_GROUP_ROWS)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _packed_key(
+    frame: pl.DataFrame, assets: pl.Series, metrics: pl.Series, year_start_us: int
+) -> np.ndarray:
+    """One sortable int64 per row: (asset, metric) code in the high bits, microseconds since
+    the partition's year start in the low 45 bits (a year is < 2**45 us)."""
+    group = group_codes(frame, assets, metrics)
+    offset_us = frame["ts"].dt.epoch("us").to_numpy() - year_start_us
+    return (group << _TS_BITS) | offset_us
+
+
+class ParquetStore(Store):
+    """Readings, assets and audit trail in a local directory of Parquet files."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+        marker = self.root / "griddiag-store.json"
+        if marker.exists():
+            self._meta = self._read_marker(marker)
+        elif create:
+            if self.root.exists() and any(self.root.iterdir()):
+                raise StoreError(
+                    f"{self.root} exists and is not a griddiag store (no griddiag-store.json); "
+                    "choose an empty or new directory"
+                )
+            self._meta = {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION,
+                          "buckets": DEFAULT_BUCKETS}
+            self.init()
+        else:
+            raise SchemaError(f"{self.root} is not a griddiag store (no griddiag-store.json)")
+        self.n_buckets = int(self._meta["buckets"])
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @staticmethod
+    def _read_marker(marker: Path) -> dict[str, object]:
+        try:
+            meta = json.loads(marker.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{marker}: unreadable store marker: {exc}") from exc
+        if meta.get("format") != FORMAT_NAME:
+            raise SchemaError(f"{marker}: not a griddiag Parquet store marker")
+        if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{marker}: store schema version {meta['schema_version']} is newer than this "
+                f"griddiag supports ({SCHEMA_VERSION}); upgrade griddiag"
+            )
+        return meta
+
+    def init(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / "readings").mkdir(exist_ok=True)
+            marker = self.root / "griddiag-store.json"
+            # v1 is the first layout: there is nothing older to migrate yet; a future version
+            # migrates here and then bumps the marker.
+            self._meta["schema_version"] = SCHEMA_VERSION
+            tmp = marker.with_name(".griddiag-store.json.tmp")
+            tmp.write_text(json.dumps(self._meta, indent=2) + "\n")
+            os.replace(tmp, marker)
+        except OSError as exc:
+            raise StoreError(f"cannot create store at {self.root}: {exc}") from exc
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        try:
+            fh = open(self.root / ".write.lock", "a")
+        except OSError as exc:
+            raise StoreError(f"cannot write to store {self.root}: {exc}") from exc
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _partition_path(self, year: int, bucket: int) -> Path:
+        return self.root / "readings" / f"year={year}" / f"bucket={bucket:02d}.parquet"
+
+    def _partition_files(
+        self, years: Sequence[int] | None, buckets: Sequence[int] | None
+    ) -> list[Path]:
+        base = self.root / "readings"
+        if not base.exists():
+            return []
+        year_dirs = sorted(base.glob("year=*"))
+        if years is not None:
+            wanted_years = {f"year={y}" for y in years}
+            year_dirs = [d for d in year_dirs if d.name in wanted_years]
+        files: list[Path] = []
+        for d in year_dirs:
+            if buckets is None:
+                files += sorted(d.glob("bucket=*.parquet"))
+            else:
+                files += [p for b in sorted(set(buckets))
+                          if (p := d / f"bucket={b:02d}.parquet").exists()]
+        return files
+
+    def status(self) -> dict[str, object]:
+        files = self._partition_files(None, None)
+        points = 0
+        first = last = None
+        for f in files:
+            stats = pl.scan_parquet(f).select(
+                pl.len().alias("n"), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+            ).collect()
+            n, lo, hi = stats.row(0)
+            points += n
+            first = lo if first is None or (lo is not None and lo < first) else first
+            last = hi if last is None or (hi is not None and hi > last) else last
+        return {
+            "store": "parquet",
+            "url": self.url,
+            "schema_version": self._meta["schema_version"],
+            "assets": self.assets().height,
+            "readings": points,
+            "first_ts": first,
+            "last_ts": last,
+            "files": len(files),
+            "bytes_on_disk": sum(f.stat().st_size for f in files),
+        }
+
+    # -- readings ----------------------------------------------------------------------------
+    def write(self, readings: pl.DataFrame, *, on_conflict: OnConflict = "reject") -> WriteResult:
+        on_conflict = check_on_conflict(on_conflict)
+        incoming = normalize_readings(readings, keep_extra=True)
+        is_missing = incoming["value"].is_nan()
+        n_missing = int(is_missing.sum())
+        unique, in_batch_conflicts, n_dup = split_batch_conflicts(
+            incoming.filter(~is_missing) if n_missing else incoming
+        )
+        result = WriteResult(duplicate=n_dup, missing=n_missing)
+        if in_batch_conflicts.height:
+            result.conflicts = in_batch_conflicts.with_columns(
+                stored_value=pl.lit(None, pl.Float64)
+            )
+        if unique.height == 0:
+            return result
+        unique = unique.with_columns(
+            __year=pl.col("ts").dt.year(),
+            __bucket=_bucket_of(unique["asset_id"], self.n_buckets),
+        )
+        with self._write_lock():
+            self._register_unknown_assets(unique["asset_id"].unique())
+            for (year, bucket), part in unique.group_by(
+                ["__year", "__bucket"], maintain_order=True
+            ):
+                result += self._merge_partition(
+                    int(year), int(bucket), part.drop("__year", "__bucket"), on_conflict
+                )
+        return result
+
+    def _merge_partition(
+        self, year: int, bucket: int, part: pl.DataFrame, on_conflict: OnConflict
+    ) -> WriteResult:
+        """Merge sorted, key-unique incoming rows into one year x bucket partition file."""
+        path = self._partition_path(year, bucket)
+        extra = [c for c in part.columns if c not in READINGS_SCHEMA]
+        if not path.exists():
+            _atomic_write_parquet(part.select(list(READINGS_SCHEMA)), path)
+            return WriteResult(loaded=part.height)
+        try:
+            stored = pl.read_parquet(path)
+        except Exception as exc:  # polars raises several types for a damaged file
+            raise StoreError(f"{path}: cannot read store partition: {exc}") from exc
+
+        year_start_us = int(datetime(year, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+        assets = pl.concat([stored["asset_id"].unique(), part["asset_id"].unique()]).unique().sort()
+        metrics = pl.concat([stored["metric"].unique(), part["metric"].unique()]).unique().sort()
+        if len(assets) * len(metrics) >= 1 << _GROUP_BITS:
+            raise StoreError(
+                f"{path}: more than {1 << _GROUP_BITS} asset x metric series in one partition; "
+                "the embedded store is for up to a few hundred thousand meters - use TimescaleDB"
+            )
+        # Both sides are sorted by (asset_id, metric, ts); one int64 per row keeps that order,
+        # so matching incoming to stored rows is a binary search, not a hash join on strings.
+        key_stored = _packed_key(stored, assets, metrics, year_start_us)
+        key_in = _packed_key(part, assets, metrics, year_start_us)
+        pos = np.searchsorted(key_stored, key_in)
+        present = pos < key_stored.size
+        present[present] = key_stored[pos[present]] == key_in[present]
+
+        stored_values = stored["value"].to_numpy()
+        values_in = part["value"].to_numpy()
+        stored_at = np.full(part.height, np.nan)
+        stored_at[present] = stored_values[pos[present]]
+        same = present & (values_in == stored_at)
+        differs = present & ~same
+        new = ~present
+
+        conflicts = part.filter(differs).with_columns(stored_value=pl.Series(stored_at[differs]))
+        result = WriteResult(
+            duplicate=int(same.sum()), loaded=int(new.sum()),
+            conflicts=conflicts.select([*READINGS_SCHEMA, *extra, "stored_value"]),
+        )
+        merged_values = stored_values
+        if on_conflict == "replace" and conflicts.height:
+            self._write_audit(conflicts)
+            result.replaced = conflicts.height
+            merged_values = stored_values.copy()
+            merged_values[pos[differs]] = values_in[differs]
+        elif not new.any():
+            return result
+        merged = pl.concat([
+            stored.with_columns(value=pl.Series(merged_values)),
+            part.filter(pl.Series(new)).select(list(READINGS_SCHEMA)),
+        ])
+        # Two sorted runs: numpy's stable sort (timsort) merges them in about linear time.
+        order = np.argsort(np.concatenate([key_stored, key_in[new]]), kind="stable")
+        _atomic_write_parquet(merged[order], path)
+        return result
+
+    def _write_audit(self, replaced: pl.DataFrame) -> None:
+        now = datetime.now(UTC)
+        audit = replaced.select(
+            "asset_id", "metric", "ts",
+            pl.col("stored_value").alias("old_value"),
+            pl.col("value").alias("new_value"),
+            pl.lit(now).dt.cast_time_unit("us").alias("replaced_at"),
+        )
+        name = f"replaced-{now:%Y%m%dT%H%M%S%f}-{os.getpid()}.parquet"
+        _atomic_write_parquet(audit, self.root / "audit" / name)
+
+    def audit(self) -> pl.DataFrame:
+        """Values overwritten by ``on_conflict="replace"``, oldest first."""
+        files = sorted((self.root / "audit").glob("replaced-*.parquet"))
+        if not files:
+            return pl.DataFrame(schema={"asset_id": pl.String, "metric": pl.String,
+                                        "ts": READINGS_SCHEMA["ts"], "old_value": pl.Float64,
+                                        "new_value": pl.Float64,
+                                        "replaced_at": READINGS_SCHEMA["ts"]})
+        return pl.concat([pl.read_parquet(f) for f in files])
+
+    def read_batches(
+        self,
+        assets: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        batch_assets: int = 500,
+    ) -> Iterator[pl.DataFrame]:
+        if batch_assets < 1:
+            raise ValueError(f"batch_assets must be >= 1, got {batch_assets}")
+        years = self._years_between(start, end)
+        if assets is None:
+            asset_list = self._assets_with_readings(years)
+        else:
+            asset_list = sorted(set(assets))
+        # Group assets by bucket so each batch opens as few files as possible.
+        ids = pl.Series("asset_id", asset_list, dtype=pl.String)
+        order = pl.DataFrame({"asset_id": ids, "bucket": _bucket_of(ids, self.n_buckets)}).sort(
+            ["bucket", "asset_id"]
+        )
+        for i in range(0, order.height, batch_assets):
+            chunk = order.slice(i, batch_assets)
+            frame = self._scan(
+                chunk["asset_id"].to_list(), chunk["bucket"].unique().to_list(),
+                metrics, start, end, years,
+            )
+            if frame.height:
+                yield frame
+
+    def _scan(
+        self,
+        assets: list[str],
+        buckets: list[int],
+        metrics: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        years: list[int] | None,
+    ) -> pl.DataFrame:
+        files = self._partition_files(years, buckets)
+        if not files:
+            return empty_readings()
+        pred = pl.col("asset_id").is_in(assets)
+        if metrics is not None:
+            pred &= pl.col("metric").is_in(list(metrics))
+        if start is not None:
+            pred &= pl.col("ts") >= _as_utc(start)
+        if end is not None:
+            pred &= pl.col("ts") < _as_utc(end)
+        try:
+            return (
+                pl.scan_parquet(files, schema=READINGS_SCHEMA)
+                .filter(pred)
+                .sort(_KEY)
+                .collect()
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot read readings from {self.root}: {exc}") from exc
+
+    @staticmethod
+    def _years_between(start: datetime | None, end: datetime | None) -> list[int] | None:
+        if start is None or end is None:
+            return None  # open-ended: let the partition listing decide
+        lo, hi = _as_utc(start), _as_utc(end)
+        return list(range(lo.year, hi.year + 1))
+
+    def _assets_with_readings(self, years: list[int] | None) -> list[str]:
+        files = self._partition_files(years, None)
+        if not files:
+            return []
+        return (
+            pl.scan_parquet(files, schema=READINGS_SCHEMA)
+            .select(pl.col("asset_id").unique())
+            .collect()["asset_id"]
+            .sort()
+            .to_list()
+        )
+
+    # -- assets ------------------------------------------------------------------------------
+    def assets(self) -> pl.DataFrame:
+        path = self.root / "assets.parquet"
+        if not path.exists():
+            return empty_assets()
+        try:
+            return pl.read_parquet(path).select(list(ASSETS_SCHEMA)).sort("asset_id")
+        except Exception as exc:
+            raise StoreError(f"{path}: cannot read the asset registry: {exc}") from exc
+
+    def upsert_assets(self, assets: pl.DataFrame) -> int:
+        with self._write_lock():
+            return self._upsert_assets(normalize_assets(assets))
+
+    def _register_unknown_assets(self, asset_ids: pl.Series) -> None:
+        new = asset_ids.to_frame("asset_id").join(
+            self.assets().select("asset_id"), on="asset_id", how="anti"
+        )
+        if new.height:
+            self._upsert_assets(normalize_assets(new))
+
+    def _upsert_assets(self, incoming: pl.DataFrame) -> int:
+        stored = self.assets()
+        attrs = [c for c in ASSETS_SCHEMA if c != "asset_id"]
+        joined = incoming.join(stored, on="asset_id", how="left", suffix="__old")
+        # A null incoming attribute keeps the stored one; `kind` unknown never downgrades a
+        # known kind (readings register assets before their attributes arrive).
+        merged = joined.select(
+            "asset_id",
+            *[
+                (
+                    pl.when(pl.col("kind") == "unknown")
+                    .then(pl.col("kind__old").fill_null("unknown"))
+                    .otherwise(pl.col("kind"))
+                    if c == "kind"
+                    else pl.coalesce(pl.col(c), pl.col(f"{c}__old"))
+                ).alias(c)
+                for c in attrs
+            ],
+        )
+        old = stored.join(merged.select("asset_id"), on="asset_id", how="anti")
+        changed = merged.join(stored, on=list(ASSETS_SCHEMA), how="anti", nulls_equal=True)
+        if changed.height == 0:
+            return 0
+        _atomic_write_parquet(
+            pl.concat([old, merged]).sort("asset_id"), self.root / "assets.parquet"
+        )
+        return changed.height
+
+
+def _as_utc(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError(f"time bound {t!r} has no time zone; pass an aware datetime (UTC)")
+    return t.astimezone(UTC)
