@@ -23,15 +23,18 @@ from griddiag.exceptions import ConfigError
 
 __all__ = [
     "ASSETS_SCHEMA",
+    "FINDINGS_SCHEMA",
     "ASSET_ATTRIBUTES",
     "ASSET_KINDS",
     "METRICS",
     "METRIC_KINDS",
     "READINGS_SCHEMA",
+    "SEVERITIES",
     "TS_DTYPE",
     "Metric",
     "canonical_metric",
     "empty_assets",
+    "empty_findings",
     "empty_readings",
     "metrics_frame",
     "normalize_assets",
@@ -65,6 +68,34 @@ ASSETS_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "parent_id": pl.String(),
     **ASSET_ATTRIBUTES,
+}
+
+SEVERITIES = ("info", "warning", "critical")
+
+# One row per anomaly event (INTERFACE.md "findings"). `observed`/`expected`/`magnitude` are in
+# `unit`; `coverage` is the share of expected intervals present in the window (0-1); `status`
+# (new|recurring|resolved) is set by the inspection job against its previous run.
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "asset_id": pl.String(),
+    "metric": pl.String(),
+    "kind": pl.String(),
+    "detector": pl.String(),
+    "start": TS_DTYPE,
+    "end": TS_DTYPE,
+    "peak_ts": TS_DTYPE,
+    "severity": pl.String(),
+    "score": pl.Float64(),
+    "observed": pl.Float64(),
+    "expected": pl.Float64(),
+    "unit": pl.String(),
+    "magnitude": pl.Float64(),
+    "coverage": pl.Float64(),
+    "rule": pl.String(),
+    "standard": pl.String(),
+    "reason": pl.String(),
+    "action": pl.String(),
+    "run_id": pl.String(),
+    "status": pl.String(),
 }
 
 # Topology runs meter -> transformer -> feeder -> substation; `unknown` is an asset first seen in
@@ -173,6 +204,10 @@ def metrics_frame() -> pl.DataFrame:
 
 def empty_readings() -> pl.DataFrame:
     return pl.DataFrame(schema=READINGS_SCHEMA)
+
+
+def empty_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
 
 
 def empty_assets() -> pl.DataFrame:
