@@ -2,7 +2,7 @@
 
 1. generate the deterministic sample utility (``griddiag.sample``) and write it like an
    acquisition system would: canonical Parquet readings plus raw exports (a long CSV, a State
-   Grid 96-point day-curve file in GB18030, an SGCC-style daily file, a wide transformer file);
+   Grid 96-point day-curve file in GB18030, a wide transformer file);
 2. ingest the assets and readings into the embedded Parquet store, then the raw exports, whose
    overlap with the readings is counted as duplicates and whose planted bad lines go to
    quarantine;
@@ -21,10 +21,11 @@ from griddiag.storage.parquet import ParquetStore
 log = logging.getLogger(__name__)
 
 # Raw exports and how to read them (local time of the sample utility is Asia/Shanghai).
+# `sgcc_daily.csv` is left out: its daily totals of `energy_kwh` would sit at the same
+# timestamps as the 15-minute readings of the same meters and conflict with them, as they should.
 _EXPORTS: tuple[tuple[str, dict[str, object]], ...] = (
     ("readings_long.csv", {}),
     ("day_curves_gb18030.csv", {"interval_label": "end"}),
-    ("sgcc_daily.csv", {}),
     ("transformers_wide.csv", {}),
 )
 SAMPLE_TZ = "Asia/Shanghai"
