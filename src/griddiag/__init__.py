@@ -32,20 +32,13 @@ from griddiag.exceptions import (
     SchemaError,
     StoreError,
 )
+from griddiag.ingest import IngestReport, ingest
 from griddiag.storage import Store, WriteResult, open_store
 
 try:
     __version__ = version("griddiag")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
-
-
-def __getattr__(name: str):  # lazy: keep `import griddiag` light (no numba/psycopg at import)
-    if name in ("ingest", "IngestReport"):
-        from griddiag import ingest as _ingest_pkg
-
-        return getattr(_ingest_pkg, name)
-    raise AttributeError(f"module 'griddiag' has no attribute {name!r}")
 
 
 __all__ = [

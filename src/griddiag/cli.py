@@ -81,8 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="layout of the files (default: detect from the header)",
     )
     ing.add_argument("--tz", help="time zone of naive timestamps (default: asset's tz, else UTC)")
-    ing.add_argument("--interval-label", choices=["start", "end"], default="start",
-                     help="whether timestamps label the start or the end of each interval")
+    ing.add_argument("--interval-label", choices=["start", "end"], default=None,
+                     help="whether timestamps label the start or the end of each interval "
+                     "(default: start, except layouts whose labels say so, e.g. 00:15..24:00)")
+    ing.add_argument("--interval", metavar="DURATION",
+                     help="interval of end-labelled series, e.g. 15m or 1h (default: inferred)")
+    ing.add_argument("--encoding", help="CSV encoding (default: detect UTF-8, BOM or GB18030)")
     ing.add_argument("--ambiguous", choices=["raise", "earliest", "latest"], default="raise",
                      help="how to read local times that are ambiguous or missing at DST "
                      "changes (default: quarantine them)")
@@ -130,6 +134,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             format=args.format,
             tz=args.tz,
             interval_label=args.interval_label,
+            interval=args.interval,
+            encoding=args.encoding,
             ambiguous=args.ambiguous,
             on_conflict=args.on_conflict,
             strict=args.strict,
