@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from griddiag.exceptions import SchemaError, StoreError
+from griddiag.exceptions import ConfigError, SchemaError, StoreError
 from griddiag.schema import (
     ASSETS_SCHEMA,
     READINGS_SCHEMA,
@@ -334,7 +334,7 @@ class ParquetStore(Store):
         batch_assets: int = 500,
     ) -> Iterator[pl.DataFrame]:
         if batch_assets < 1:
-            raise ValueError(f"batch_assets must be >= 1, got {batch_assets}")
+            raise ConfigError(f"batch_assets must be >= 1, got {batch_assets}")
         years = self._years_between(start, end)
         if assets is None:
             asset_list = self._assets_with_readings(years)
@@ -454,5 +454,5 @@ class ParquetStore(Store):
 
 def _as_utc(t: datetime) -> datetime:
     if t.tzinfo is None:
-        raise ValueError(f"time bound {t!r} has no time zone; pass an aware datetime (UTC)")
+        raise ConfigError(f"time bound {t!r} has no time zone; pass an aware datetime (UTC)")
     return t.astimezone(UTC)
