@@ -1,0 +1,70 @@
+"""Numeric constants and numba flags, in one place.
+
+Every kernel in :mod:`griddiag.kernels` compiles with :data:`JIT` (or :data:`JIT_SERIAL`) and takes
+its statistical constants from here, so a reviewer finds every magic number in one file and a
+test can see which flags a kernel was built with.
+
+Environment variables (read once, at import):
+
+``GRIDDIAG_NUMBA_CACHE``
+    ``0`` turns off numba's on-disk cache (default on: a CLI run must not recompile every time).
+``GRIDDIAG_NUMBA_PARALLEL``
+    ``0`` compiles the batch kernels without ``parallel=True`` (one thread; useful under an outer
+    process pool, or to profile).
+
+``NUMBA_DISABLE_JIT=1`` (numba's own switch) runs every kernel as plain Python; the tests use it
+on tiny inputs so coverage sees kernel code.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "JIT",
+    "JIT_SERIAL",
+    "MAD_TO_SIGMA",
+    "MEANAD_TO_SIGMA",
+    "NUMBA_CACHE",
+    "NUMBA_FASTMATH",
+    "NUMBA_PARALLEL",
+    "PARALLEL_MIN_VALUES",
+]
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw not in ("0", "false", "no", "off")
+
+
+NUMBA_CACHE: bool = _env_flag("GRIDDIAG_NUMBA_CACHE", True)
+NUMBA_PARALLEL: bool = _env_flag("GRIDDIAG_NUMBA_PARALLEL", True)
+# Never fastmath: it lets LLVM assume no NaN/inf, and NaN is how griddiag spells "missing".
+NUMBA_FASTMATH: bool = False
+
+#: Batches with fewer values run on the calling thread (waking worker threads costs more).
+PARALLEL_MIN_VALUES: int = 20_000
+
+#: Options of every batch kernel (``prange`` over series).
+JIT: dict[str, object] = {
+    "cache": NUMBA_CACHE,
+    "parallel": NUMBA_PARALLEL,
+    "fastmath": NUMBA_FASTMATH,
+    "nogil": True,
+    # numpy semantics for x / 0 (inf or NaN, no ZeroDivisionError check in the inner loop)
+    "error_model": "numpy",
+}
+
+#: Options of the helpers that kernels call per series (inlined into the parallel kernels).
+JIT_SERIAL: dict[str, object] = {**JIT, "parallel": False}
+
+#: Consistency constant of the MAD for the normal distribution, ``1 / Phi^-1(3/4)``
+#: (Rousseeuw & Croux 1993, JASA 88:1273); ``1.4826 * MAD`` estimates sigma.
+MAD_TO_SIGMA: float = 1.482602218505602
+
+#: ``sqrt(pi / 2)``: ``MEANAD_TO_SIGMA * mean|x - median|`` estimates sigma for normal data. Used
+#: when the MAD is zero (more than half the window equal to the median), following the modified
+#: z-score of IBM SPSS/Cognos ("if MAD = 0, divide by 1.253314 * MeanAD").
+MEANAD_TO_SIGMA: float = 1.2533141373155003

@@ -1,0 +1,63 @@
+"""Numeric kernels: pure functions on float64 arrays, for a batch of series at once.
+
+No polars, no I/O, no classes. Every function takes ``values`` (all series concatenated,
+NaN = missing slot of a regular grid) and ``offsets`` (``n_series + 1`` int64; series ``i`` is
+``values[offsets[i]:offsets[i + 1]]``; ``None`` = one series). Each public function checks its
+arguments and calls a private numba kernel that trusts them (``rolling_mad`` ->
+``_rolling_stats``). Kernels with real work per slot (rolling statistics, seasonal profile,
+register classification) run over the series in parallel (``prange``); those doing O(1)
+work per slot are memory-bound and run on one thread, which also saves their compile time.
+Batches below ``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
+
+Shared semantics:
+
+- a slot is *valid* when its value is finite; NaN and +-inf are both invalid (no meter reports
+  inf: it is corrupt data, treated like a missing reading);
+- per-slot outputs have the input's length; an invalid slot never gets a score or statistic
+  (NaN), nor does a slot whose window holds too little data;
+- scores grow with how anomalous a slot is (robust z keeps its sign: a sag is negative;
+  detectors use ``|z|`` or ``-z``); thresholds live in the detectors and profiles;
+- runs and events never cross from one series into the next; their tables index the
+  concatenated array.
+
+Modules: :mod:`.rolling` (median, MAD, robust z), :mod:`.runs` (gaps, flat and zero runs),
+:mod:`.register` (rollback, rollover, meter exchange), :mod:`.seasonal` (time-of-day x
+day-type profile), :mod:`.changepoint` (level shift), :mod:`.spike` (daily max vs 3rd max),
+:mod:`.events` (flags to events).
+"""
+
+from __future__ import annotations
+
+from griddiag.kernels.changepoint import change_index, level_shift
+from griddiag.kernels.events import flags_to_events
+from griddiag.kernels.register import classify_register, register_delta, typical_increment
+from griddiag.kernels.rolling import (
+    rolling_mad,
+    rolling_median,
+    rolling_robust_stats,
+    rolling_robust_z,
+)
+from griddiag.kernels.runs import constant_runs, mask_runs, nan_runs, run_table, zero_runs
+from griddiag.kernels.seasonal import seasonal_profile, seasonal_residual_z
+from griddiag.kernels.spike import daily_peak_ratio
+
+__all__ = [
+    "change_index",
+    "classify_register",
+    "constant_runs",
+    "daily_peak_ratio",
+    "flags_to_events",
+    "level_shift",
+    "mask_runs",
+    "nan_runs",
+    "register_delta",
+    "rolling_mad",
+    "rolling_median",
+    "rolling_robust_stats",
+    "rolling_robust_z",
+    "run_table",
+    "seasonal_profile",
+    "seasonal_residual_z",
+    "typical_increment",
+    "zero_runs",
+]
