@@ -5,7 +5,8 @@ Layout::
     <root>/
       griddiag-store.json                 format marker, schema version, bucket count
       assets.parquet                      the asset registry
-      readings/year=<YYYY>/bucket=<NN>.parquet
+      readings/year=<YYYY>/bucket=<NN>/c<gen>.parquet   compacted base of the partition
+      readings/year=<YYYY>/bucket=<NN>/g<gen>.parquet   rows added by a later write
       audit/replaced-<utc time>-<n>.parquet  values overwritten by on_conflict="replace"
 
 Readings are partitioned by UTC year, so a year's read opens only that year's files, and by a
@@ -14,12 +15,21 @@ read of a batch of assets opens only their buckets. Inside a file rows are sorte
 ``asset_id, metric, ts`` and split into row groups, so polars' predicate push-down skips row
 groups of other assets and times.
 
-Every file is written to a temporary name in the same directory, fsynced and renamed over the
-old one (``os.replace`` is atomic on POSIX): a crash leaves each partition either as it was or
-as it will be, never half-written. A write touching several partitions may be interrupted
-between two of them; running it again completes it, because writes are idempotent (the store's
-write rules make a repeated reading a duplicate). One process writes at a time (an exclusive
-lock file guards writers); readers never block.
+A partition is append-only: a write reads the stored rows of *its* assets only (row-group
+statistics skip the rest), and adds its new readings as one more part file ``g<gen>``. When a
+partition holds many parts, they are compacted into one base file ``c<gen>`` that covers every
+generation up to ``<gen>``; a replacement of stored values (``on_conflict="replace"``) is written
+the same way. So a partition's cost is proportional to what a write brings, not to what the
+partition already holds.
+
+Every file is written to a temporary name, fsynced and renamed into place (``os.replace`` is
+atomic on POSIX), and the live files of a partition are defined by their names alone: the
+newest base plus the parts of later generations. A crash therefore leaves each partition either
+as it was or as it will be, never half-written: a base that appeared makes the files it covers
+stale at once, and stale files are deleted by the next write. A write touching several
+partitions may be interrupted between two of them; running it again completes it, because
+writes are idempotent (a repeated reading is a duplicate). One process writes at a time (an
+exclusive lock file guards writers); readers never block.
 """
 
 from __future__ import annotations
@@ -57,9 +67,14 @@ from griddiag.storage.base import (
 __all__ = ["ParquetStore"]
 
 FORMAT_NAME = "griddiag-parquet"
-SCHEMA_VERSION = 1
+# v1: one file per partition (year=Y/bucket=NN.parquet); v2: a folder of generations per
+# partition. Opening a v1 store moves each v1 file into place as its partition's base.
+SCHEMA_VERSION = 2
 DEFAULT_BUCKETS = 32
 _ROW_GROUP_ROWS = 256 * 1024
+# Parts per partition that trigger a compaction: reads open at most this many files per
+# partition, and a partition is rewritten about once every this many writes.
+_MAX_PARTS = 8
 _KEY = ["asset_id", "metric", "ts"]
 _TS_BITS = 45
 _GROUP_BITS = 63 - _TS_BITS
@@ -92,14 +107,75 @@ def _atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _year_start_us(year: int) -> int:
+    return int(datetime(year, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+
+
 def _packed_key(
-    frame: pl.DataFrame, assets: pl.Series, metrics: pl.Series, year_start_us: int
+    frame: pl.DataFrame, assets: pl.Series, metrics: pl.Series, year_start_us: int,
+    *, check_path: Path,
 ) -> np.ndarray:
     """One sortable int64 per row: (asset, metric) code in the high bits, microseconds since
     the partition's year start in the low 45 bits (a year is < 2**45 us)."""
+    if len(assets) * len(metrics) >= 1 << _GROUP_BITS:
+        raise StoreError(
+            f"{check_path}: more than {1 << _GROUP_BITS} asset x metric series in one "
+            "partition; the embedded store is for up to a few hundred thousand meters - use "
+            "TimescaleDB"
+        )
     group = group_codes(frame, assets, metrics)
     offset_us = frame["ts"].dt.epoch("us").to_numpy() - year_start_us
     return (group << _TS_BITS) | offset_us
+
+class _Partition:
+    """One year x bucket folder of part files; which files are live follows from their names.
+
+    ``c<gen>.parquet`` is a base holding every reading of generations <= gen; ``g<gen>.parquet``
+    holds the readings one write added. Live: the newest base and the parts newer than it.
+    Each file is sorted by (asset_id, metric, ts); keys are unique across the live files.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _generations(self) -> tuple[tuple[int, Path] | None, list[tuple[int, Path]], list[Path]]:
+        bases, parts = [], []
+        if self.path.is_dir():
+            for f in self.path.iterdir():
+                name = f.name
+                if name.endswith(".parquet") and name[0] in "cg" and name[1:-8].isdigit():
+                    (bases if name[0] == "c" else parts).append((int(name[1:-8]), f))
+        bases.sort()
+        base = bases[-1] if bases else None
+        floor = base[0] if base else -1
+        live_parts = sorted(p for p in parts if p[0] > floor)
+        stale = [f for _, f in bases[:-1]] + [f for g, f in parts if g <= floor]
+        return base, live_parts, stale
+
+    def live_files(self) -> list[Path]:
+        base, parts, _ = self._generations()
+        return ([base[1]] if base else []) + [f for _, f in parts]
+
+    def next_generation(self) -> int:
+        base, parts, _ = self._generations()
+        return max([base[0] if base else 0] + [g for g, _ in parts]) + 1
+
+    def add_part(self, rows: pl.DataFrame) -> None:
+        _atomic_write_parquet(rows, self.path / f"g{self.next_generation():08d}.parquet")
+
+    def write_base(self, rows: pl.DataFrame) -> None:
+        """Replace every live file by ``rows`` (sorted, unique), then drop what it covers."""
+        base, parts, _ = self._generations()
+        gen = max([base[0] if base else 0] + [g for g, _ in parts])
+        _atomic_write_parquet(rows, self.path / f"c{gen + 1:08d}.parquet")
+        self.remove_stale()
+
+    def remove_stale(self) -> None:
+        for f in self._generations()[2]:
+            f.unlink(missing_ok=True)
+
+    def n_parts(self) -> int:
+        return len(self._generations()[1])
 
 
 class ParquetStore(Store):
@@ -111,6 +187,9 @@ class ParquetStore(Store):
         marker = self.root / "griddiag-store.json"
         if marker.exists():
             self._meta = self._read_marker(marker)
+            if int(self._meta["schema_version"]) < SCHEMA_VERSION:
+                with self._write_lock():
+                    self.init()
         elif create:
             if self.root.exists() and any(self.root.iterdir()):
                 raise StoreError(
@@ -145,14 +224,24 @@ class ParquetStore(Store):
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / "readings").mkdir(exist_ok=True)
             marker = self.root / "griddiag-store.json"
-            # v1 is the first layout: there is nothing older to migrate yet; a future version
-            # migrates here and then bumps the marker.
+            if int(self._meta.get("schema_version", SCHEMA_VERSION)) < 2:
+                self._migrate_v1_partitions()
             self._meta["schema_version"] = SCHEMA_VERSION
             tmp = marker.with_name(".griddiag-store.json.tmp")
             tmp.write_text(json.dumps(self._meta, indent=2) + "\n")
             os.replace(tmp, marker)
         except OSError as exc:
             raise StoreError(f"cannot create store at {self.root}: {exc}") from exc
+
+    def _migrate_v1_partitions(self) -> None:
+        """v1 -> v2: each ``bucket=NN.parquet`` becomes ``bucket=NN/c00000000.parquet``.
+
+        One rename per file, so a crash half-way leaves every partition readable in one of the
+        two layouts, and running it again finishes the rest."""
+        for old in (self.root / "readings").glob("year=*/bucket=*.parquet"):
+            folder = old.with_suffix("")
+            folder.mkdir(exist_ok=True)
+            os.replace(old, folder / "c00000000.parquet")
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -167,8 +256,8 @@ class ParquetStore(Store):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _partition_path(self, year: int, bucket: int) -> Path:
-        return self.root / "readings" / f"year={year}" / f"bucket={bucket:02d}.parquet"
+    def _partition(self, year: int, bucket: int) -> _Partition:
+        return _Partition(self.root / "readings" / f"year={year}" / f"bucket={bucket:02d}")
 
     def _partition_files(
         self, years: Sequence[int] | None, buckets: Sequence[int] | None
@@ -182,11 +271,10 @@ class ParquetStore(Store):
             year_dirs = [d for d in year_dirs if d.name in wanted_years]
         files: list[Path] = []
         for d in year_dirs:
-            if buckets is None:
-                files += sorted(d.glob("bucket=*.parquet"))
-            else:
-                files += [p for b in sorted(set(buckets))
-                          if (p := d / f"bucket={b:02d}.parquet").exists()]
+            folders = (sorted(d.glob("bucket=*")) if buckets is None
+                       else [d / f"bucket={b:02d}" for b in sorted(set(buckets))])
+            for folder in folders:
+                files += _Partition(folder).live_files()
         return files
 
     def status(self) -> dict[str, object]:
@@ -246,62 +334,80 @@ class ParquetStore(Store):
     def _merge_partition(
         self, year: int, bucket: int, part: pl.DataFrame, on_conflict: OnConflict
     ) -> WriteResult:
-        """Merge sorted, key-unique incoming rows into one year x bucket partition file."""
-        path = self._partition_path(year, bucket)
+        """Merge sorted, key-unique incoming rows into one year x bucket partition."""
+        partition = self._partition(year, bucket)
+        partition.remove_stale()  # left by a crash after a compaction
         extra = [c for c in part.columns if c not in READINGS_SCHEMA]
-        if not path.exists():
-            _atomic_write_parquet(part.select(list(READINGS_SCHEMA)), path)
+        live = partition.live_files()
+        stored = self._read_files(live, pl.col("asset_id").is_in(part["asset_id"].unique()
+                                                                   .implode()))
+        if stored.height == 0:
+            partition.add_part(part.select(list(READINGS_SCHEMA)))
+            self._compact_if_needed(partition, year)
             return WriteResult(loaded=part.height)
-        try:
-            stored = pl.read_parquet(path)
-        except Exception as exc:  # polars raises several types for a damaged file
-            raise StoreError(f"{path}: cannot read store partition: {exc}") from exc
 
-        year_start_us = int(datetime(year, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+        year_start_us = _year_start_us(year)
         assets = pl.concat([stored["asset_id"].unique(), part["asset_id"].unique()]).unique().sort()
         metrics = pl.concat([stored["metric"].unique(), part["metric"].unique()]).unique().sort()
-        if len(assets) * len(metrics) >= 1 << _GROUP_BITS:
-            raise StoreError(
-                f"{path}: more than {1 << _GROUP_BITS} asset x metric series in one partition; "
-                "the embedded store is for up to a few hundred thousand meters - use TimescaleDB"
-            )
-        # Both sides are sorted by (asset_id, metric, ts); one int64 per row keeps that order,
-        # so matching incoming to stored rows is a binary search, not a hash join on strings.
-        key_stored = _packed_key(stored, assets, metrics, year_start_us)
-        key_in = _packed_key(part, assets, metrics, year_start_us)
+        # Rows of several part files: order them by the packed key to binary-search them.
+        key_stored = _packed_key(stored, assets, metrics, year_start_us, check_path=partition.path)
+        order = np.argsort(key_stored, kind="stable")
+        key_stored, stored_values = key_stored[order], stored["value"].to_numpy()[order]
+        key_in = _packed_key(part, assets, metrics, year_start_us, check_path=partition.path)
         pos = np.searchsorted(key_stored, key_in)
         present = pos < key_stored.size
         present[present] = key_stored[pos[present]] == key_in[present]
 
-        stored_values = stored["value"].to_numpy()
         values_in = part["value"].to_numpy()
         stored_at = np.full(part.height, np.nan)
         stored_at[present] = stored_values[pos[present]]
-        same = present & (values_in == stored_at)
-        differs = present & ~same
+        differs = present & (values_in != stored_at)
         new = ~present
-
         conflicts = part.filter(differs).with_columns(stored_value=pl.Series(stored_at[differs]))
         result = WriteResult(
-            duplicate=int(same.sum()), loaded=int(new.sum()),
+            duplicate=int((present & ~differs).sum()), loaded=int(new.sum()),
             conflicts=conflicts.select([*READINGS_SCHEMA, *extra, "stored_value"]),
         )
-        merged_values = stored_values
+        added = part.filter(pl.Series(new)).select(list(READINGS_SCHEMA))
         if on_conflict == "replace" and conflicts.height:
             self._write_audit(conflicts)
             result.replaced = conflicts.height
-            merged_values = stored_values.copy()
-            merged_values[pos[differs]] = values_in[differs]
-        elif not new.any():
-            return result
-        merged = pl.concat([
-            stored.with_columns(value=pl.Series(merged_values)),
-            part.filter(pl.Series(new)).select(list(READINGS_SCHEMA)),
-        ])
-        # Two sorted runs: numpy's stable sort (timsort) merges them in about linear time.
-        order = np.argsort(np.concatenate([key_stored, key_in[new]]), kind="stable")
-        _atomic_write_parquet(merged[order], path)
+            replacements = conflicts.select(list(READINGS_SCHEMA))
+            self._compact(partition, year, extra_rows=pl.concat([added, replacements]))
+        elif added.height:
+            partition.add_part(added)
+            self._compact_if_needed(partition, year)
         return result
+
+    def _compact_if_needed(self, partition: _Partition, year: int) -> None:
+        if partition.n_parts() > _MAX_PARTS:
+            self._compact(partition, year)
+
+    def _compact(self, partition: _Partition, year: int,
+                 extra_rows: pl.DataFrame | None = None) -> None:
+        """Rewrite a partition as one sorted base; ``extra_rows`` win over stored ones."""
+        frames = [self._read_files(partition.live_files(), None)]
+        if extra_rows is not None:
+            frames.append(extra_rows)
+        rows = pl.concat(frames)
+        assets, metrics = rows["asset_id"].unique().sort(), rows["metric"].unique().sort()
+        key = _packed_key(rows, assets, metrics, _year_start_us(year), check_path=partition.path)
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        # Equal keys: the later row (from extra_rows) is the one to keep.
+        keep = np.ones(key.size, dtype=bool)
+        keep[:-1] = key[1:] != key[:-1]
+        partition.write_base(rows[order[keep]])
+
+    @staticmethod
+    def _read_files(files: list[Path], predicate: pl.Expr | None) -> pl.DataFrame:
+        if not files:
+            return empty_readings()
+        try:
+            scan = pl.scan_parquet(files, schema=READINGS_SCHEMA)
+            return (scan.filter(predicate) if predicate is not None else scan).collect()
+        except Exception as exc:  # polars raises several types for a damaged file
+            raise StoreError(f"{files[0].parent}: cannot read store partition: {exc}") from exc
 
     def _write_audit(self, replaced: pl.DataFrame) -> None:
         now = datetime.now(UTC)
