@@ -5,6 +5,7 @@ cannot be read at all (missing, empty, binary, truncated Parquet, unknown layout
 with one ``InputError`` and loads nothing. Then each source is read in chunks; each chunk is
 checked (``validate``), written with one ``Store.write`` (idempotent: a re-run, or a run after
 one killed half-way, ends in the same store), and its rejected rows appended to the quarantine.
+A batch is written in a background thread while the next one is read and checked.
 
 Counts are in readings (one value of one metric at one time): for the long layout a line is a
 reading, for the others a line holds several. For every run
@@ -13,12 +14,14 @@ reading, for the others a line holds several. For every run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +42,7 @@ from griddiag.ingest.readers import (
 from griddiag.ingest.times import check_zone
 from griddiag.ingest.validate import Context, dedupe, finish_pending, process_chunk
 from griddiag.schema import normalize_assets
-from griddiag.storage.base import Store, check_on_conflict
+from griddiag.storage.base import Store, WriteResult, check_on_conflict
 
 __all__ = ["FileReport", "IngestReport", "ingest", "load_assets", "read_source"]
 
@@ -449,20 +452,28 @@ def ingest(
 def _ingest_source(st: Store, prep: _Prepared, ctx: Context, q: Quarantine, on_conflict: str,
                    bar: object, known: pl.Series, new_assets: list[pl.Series],
                    batch_rows: int) -> FileReport:
+    """Check and write one source batch by batch.
+
+    Batch N is written by one background thread while this thread reads and checks batch
+    N+1 (polars, Arrow and psycopg release the GIL, and the database server is a process of
+    its own, so both cores work). The order of everything else stays that of a sequential
+    run: writes one at a time and in order; batch N's store conflicts go to the quarantine
+    before batch N+1's rejected rows, which go there before batch N+1 is written; an error
+    of a write stops the run at the next batch, and an error while reading waits for the
+    write in flight (its conflicts recorded) before it propagates, so nothing runs on after
+    ``ingest`` returns or raises.
+    """
     src, layout = prep.source, prep.layout
     rep = FileReport(src.name, layout.format, src.encoding, columns_ignored=layout.ignored)
     reasons: Counter[str] = Counter()
     update = bar.update if bar is not None else None  # type: ignore[attr-defined]
-    for batch in _batches(prep, ctx, batch_rows, update):
-        # rejected rows go to the quarantine before their batch is written: a quarantine that
-        # cannot be written stops the run before rows whose siblings would go unrecorded load
+
+    def finish(batch: _Batch, readings: pl.DataFrame, written: Future[WriteResult] | None,
+               ) -> None:
+        """Account one batch once its write is done (raises the write's error)."""
         parts = [batch.rejects]
-        q.write(src.name, batch.rejects, batch.raw)
-        readings = batch.readings
-        if readings.height:
-            if layout.format == "long":
-                readings = readings.drop("source_column")
-            res = st.write(readings, on_conflict=on_conflict)  # type: ignore[arg-type]
+        if written is not None:
+            res = written.result()
             rep.rows_loaded += res.loaded
             rep.rows_duplicate += res.duplicate
             rep.rows_replaced += res.replaced
@@ -484,6 +495,36 @@ def _ingest_source(st: Store, prep: _Prepared, ctx: Context, q: Quarantine, on_c
             rep.lines_rejected += rejects[LINE].n_unique()
             for code, n in rejects.group_by("code").agg(pl.col("n").sum()).iter_rows():
                 reasons[code] += int(n)
+
+    in_flight: tuple[_Batch, pl.DataFrame, Future[WriteResult] | None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="griddiag-ingest-write") as pool:
+        try:
+            for batch in _batches(prep, ctx, batch_rows, update):
+                if in_flight is not None:
+                    done, in_flight = in_flight, None
+                    finish(*done)
+                # rejected rows go to the quarantine before their batch is written: a quarantine
+                # that cannot be written stops the run before rows whose siblings would go
+                # unrecorded load
+                q.write(src.name, batch.rejects, batch.raw)
+                readings = batch.readings
+                written = None
+                if readings.height:
+                    if layout.format == "long":
+                        readings = readings.drop("source_column")
+                    written = pool.submit(st.write, readings,
+                                          on_conflict=on_conflict)  # type: ignore[arg-type]
+                in_flight = (batch, readings, written)
+            if in_flight is not None:
+                done, in_flight = in_flight, None
+                finish(*done)
+        except BaseException:
+            if in_flight is not None:
+                # Reading failed while a write ran: let the write end and record its
+                # conflicts; the reading error is the one reported.
+                with contextlib.suppress(BaseException):
+                    finish(*in_flight)
+            raise
     rep.reasons = dict(reasons)
     return rep
 
