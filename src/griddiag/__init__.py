@@ -18,12 +18,19 @@ store
     Where readings live: the embedded Parquet directory or a TimescaleDB database.
 quarantine
     Rows an ingest could not accept, kept with their line number, raw text and reason.
+score
+    How anomalous a slot is (higher = more; NaN = no score), apart from any threshold.
+flag
+    A slot whose score crossed the profile's threshold.
+finding / event
+    Flagged slots merged into one interval, with peak, magnitude, coverage, reason and action.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from griddiag.detect import detect
 from griddiag.exceptions import (
     ConfigError,
     DataError,
@@ -52,6 +59,7 @@ __all__ = [
     "StoreError",
     "WriteResult",
     "__version__",
+    "detect",
     "ingest",
     "open_store",
 ]

@@ -100,6 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
                      "registering them")
     ing.add_argument("--quarantine", metavar="DIR",
                      help="quarantine folder (default: beside each input file)")
+
+    det = sub.add_parser(
+        "detect",
+        help="run a detector profile over the store and write the findings",
+        description="Run the detectors of a profile over the readings of a store (in batches "
+        "of whole transformer areas) and write one row per anomaly event. The output format "
+        "follows the extension: .parquet, .csv or .json.",
+    )
+    _add_store(det)
+    period = det.add_mutually_exclusive_group()
+    period.add_argument("--year", type=int, help="calendar year in each asset's local time")
+    period.add_argument("--start", help="period start, ISO date or time (with --end)")
+    det.add_argument("--end", help="period end (exclusive), ISO date or time")
+    det.add_argument("--profile", default="default",
+                     help="profile name or TOML file (default: %(default)s)")
+    det.add_argument("--out", required=True, metavar="FILE",
+                     help="findings file: .parquet, .csv or .json")
+    det.add_argument("--fail-on", choices=["info", "warning", "critical"],
+                     help="exit 1 when findings of this severity or above exist")
     return parser
 
 
@@ -155,7 +174,49 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"db": _cmd_db, "ingest": _cmd_ingest, "demo": _cmd_demo}
+def _parse_time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r} is not an ISO date or time (e.g. 2024-01-01 or "
+                          "2024-01-01T00:00+08:00)") from None
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_FINDINGS_WRITERS = {".parquet": "write_parquet", ".csv": "write_csv", ".json": "write_json"}
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from griddiag.detect import detect
+    from griddiag.storage import open_store
+
+    out = Path(args.out)
+    writer = _FINDINGS_WRITERS.get(out.suffix.lower())
+    if writer is None:
+        raise ConfigError(f"--out {args.out!r}: use a .parquet, .csv or .json file name")
+    if (args.start is None) != (args.end is None):
+        raise ConfigError("--start and --end go together (or use --year)")
+    with open_store(args.store) as store:
+        findings = detect(store, profile=args.profile, year=args.year,
+                          start=_parse_time(args.start, "--start"),
+                          end=_parse_time(args.end, "--end"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    getattr(findings, writer)(out)
+    print(f"{findings.height} findings written to {out}")
+    if args.fail_on is not None:
+        from griddiag.schema import SEVERITIES
+
+        at_or_above = SEVERITIES[SEVERITIES.index(args.fail_on):]
+        if findings["severity"].is_in(at_or_above).any():
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+_COMMANDS = {"db": _cmd_db, "ingest": _cmd_ingest, "demo": _cmd_demo, "detect": _cmd_detect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

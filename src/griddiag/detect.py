@@ -1,0 +1,214 @@
+"""``griddiag.detect``: run a detector profile over readings and return the findings frame.
+
+Data flow per batch (a set of whole transformer areas, INTERFACE.md "Inspection semantics"):
+readings -> one regular grid per metric (:func:`griddiag.detectors.grid.to_grid`, missing
+slots NaN, never filled) -> local calendar when a detector needs it -> each configured
+detector on the series of the asset kinds and metrics it applies to -> electrical and theft
+checks on the batch's frames -> findings explained by another finding dropped -> overlapping
+findings of one kind merged (:func:`griddiag.detectors.base.merge_findings`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from typing import TYPE_CHECKING
+
+from griddiag.exceptions import ConfigError
+from griddiag.schema import FINDINGS_SCHEMA, METRICS, normalize_assets, normalize_readings
+from griddiag.storage.base import Store
+
+if TYPE_CHECKING:
+    from griddiag.detectors.profile import Profile
+
+__all__ = ["detect"]
+
+# The detectors (and numba) are imported inside the functions: `import griddiag` stays light.
+
+log = logging.getLogger(__name__)
+
+
+def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
+           profile: str | Path | Profile = "default", year: int | None = None,
+           start: datetime | None = None, end: datetime | None = None,
+           batch_assets: int = 500) -> pl.DataFrame:
+    """Findings of a detector profile over a readings frame or a store.
+
+    Parameters
+    ----------
+    source : polars.DataFrame or Store
+        Canonical readings, or a store (read in batches of whole transformer areas through
+        ``Store.read_batches``; memory is bounded by the batch).
+    assets : polars.DataFrame, optional
+        Assets frame (kinds, time zones, register digits); default: the store's registry, or
+        none for a frame (every asset then counts as kind ``unknown``, time zone UTC).
+    profile : str, Path or Profile
+        A shipped profile name (``"default"``), a TOML file, or a loaded profile.
+    year : int, optional
+        Calendar year in each asset's local time zone. Exclusive with ``start``/``end``.
+    start, end : datetime, optional
+        Period (aware datetimes; ``end`` exclusive).
+    batch_assets : int
+        Assets per batch when reading a store (whole areas are never split).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``FINDINGS_SCHEMA``, sorted by ``asset_id, metric, start, kind``; ``run_id`` and
+        ``status`` are null (the inspection job sets them).
+    """
+    from griddiag.detectors.profile import load_profile
+
+    if year is not None and (start is not None or end is not None):
+        raise ConfigError("pass either year or start/end, not both")
+    prof = load_profile(profile)
+    if isinstance(source, Store):
+        reg = normalize_assets(assets if assets is not None else source.assets())
+        batches = _store_batches(source, reg, year, start, end, batch_assets)
+    elif isinstance(source, pl.DataFrame):
+        reg = normalize_assets(assets) if assets is not None else _unknown_assets(source)
+        batches = iter([normalize_readings(source)])
+    else:
+        raise ConfigError(f"detect() takes a readings DataFrame or a Store, got "
+                          f"{type(source).__name__}")
+    parts = [detect_batch(b, reg, prof, year=year, start=start, end=end) for b in batches]
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return pl.concat(parts).sort("asset_id", "metric", "start", "kind")
+
+
+def _unknown_assets(readings: pl.DataFrame) -> pl.DataFrame:
+    ids = readings["asset_id"].unique().sort()
+    return normalize_assets(pl.DataFrame({"asset_id": ids, "kind": ["unknown"] * len(ids)}))
+
+
+def _year_bounds(year: int, tz: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz)
+    return (datetime(year, 1, 1, tzinfo=zone).astimezone(UTC),
+            datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC))
+
+
+def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_assets: int
+                   ) -> Iterator[pl.DataFrame]:
+    """Readings of whole transformer areas, ``batch_assets`` assets at a time (about)."""
+    if year is not None:
+        zones = assets["tz"].fill_null("UTC").unique().to_list() or ["UTC"]
+        bounds = [_year_bounds(year, z) for z in zones]
+        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    # a meter's area is its transformer; every other asset is its own area
+    areas = assets.with_columns(
+        pl.when(pl.col("kind") == "meter").then(pl.col("parent_id")).otherwise(None)
+        .fill_null(pl.col("asset_id")).alias("area"))
+    sizes = areas.group_by("area").len().sort("area")
+    first = sizes["len"].cum_sum() - sizes["len"]
+    chunk = sizes.with_columns((first // max(batch_assets, 1)).alias("chunk"))
+    areas = areas.join(chunk.select("area", "chunk"), on="area")
+    for _, group in areas.sort("chunk", "area").group_by("chunk", maintain_order=True):
+        ids = group["asset_id"].to_list()
+        yield from store.read_batches(ids, None, start, end, batch_assets=len(ids) + 1)
+
+
+def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
+                 year: int | None = None, start: datetime | None = None,
+                 end: datetime | None = None) -> pl.DataFrame:
+    """Findings of one batch of whole transformer areas (see the module docstring)."""
+    from griddiag.detectors.base import merge_findings
+
+    if readings.height == 0:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    parts: list[pl.DataFrame] = []
+    for zone, by_zone in _by_zone(readings, assets):
+        # a year is local to each asset: one grid per time zone (a handful per utility)
+        lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
+        for (metric,), by_metric in by_zone.partition_by("metric", as_dict=True).items():
+            specs = [s for s in prof.detectors if s.applies(metric)]
+            if specs:
+                parts += _run_metric(by_metric, assets, prof, specs, lo, hi)
+    parts += _run_external(readings, assets, prof, year, start, end)
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return merge_findings(_drop_explained(pl.concat(parts)))
+
+
+def _by_zone(readings: pl.DataFrame, assets: pl.DataFrame
+             ) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The readings split by their asset's time zone (no split when there is one zone)."""
+    tz_of = assets.select("asset_id", pl.col("tz").fill_null("UTC"))
+    ids = readings["asset_id"].unique()
+    zones = tz_of.filter(pl.col("asset_id").is_in(ids.implode()))["tz"].unique()
+    if zones.len() <= 1 and tz_of["asset_id"].is_in(ids.implode()).sum() == ids.len():
+        yield (zones[0] if zones.len() else "UTC"), readings
+        return
+    frame = readings.join(tz_of, on="asset_id", how="left").with_columns(
+        pl.col("tz").fill_null("UTC"))
+    for (zone,), part in frame.partition_by("tz", as_dict=True).items():
+        yield zone, part.drop("tz")
+
+
+def _run_metric(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
+    from griddiag.detectors.grid import build_calendar, to_grid
+
+    grid = to_grid(readings, interval_minutes=prof.intervals, start=lo, end=hi, assets=assets)
+    if any(s.detector.needs_calendar for s in specs):
+        grid = build_calendar(grid, holiday_country=prof.holiday_country)
+    kinds = grid.series["asset_kind"].fill_null("unknown").to_numpy()
+    out = []
+    for spec in specs:
+        mask = (np.isin(kinds, spec.asset_kinds) if spec.asset_kinds is not None
+                else np.ones(kinds.shape[0], dtype=bool))
+        if mask.any():
+            out.append(spec.detector.find(grid.select(mask), label=spec.label))
+    return out
+
+
+def _run_external(readings, assets, prof, year, start, end) -> list[pl.DataFrame]:
+    out = []
+    if year is not None:  # the electrical and theft checks see the period's readings only
+        zones = assets["tz"].fill_null("UTC").unique().to_list() or ["UTC"]
+        bounds = [_year_bounds(year, z) for z in zones]
+        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    if start is not None:
+        readings = readings.filter(pl.col("ts") >= start)
+    if end is not None:
+        readings = readings.filter(pl.col("ts") < end)
+    for ext in prof.external:
+        found = ext.function()(readings, assets, dict(ext.params))
+        missing = [c for c in FINDINGS_SCHEMA if c not in found.columns]
+        if missing:
+            raise ConfigError(f"{ext.family}.detect_{ext.name} returned a frame without "
+                              f"{missing}")
+        out.append(found.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()]))
+    return out
+
+
+def _drop_explained(findings: pl.DataFrame) -> pl.DataFrame:
+    """Drop a flat register while the same meter records zero consumption.
+
+    A register that does not advance during a supply interruption or disconnection is right,
+    not stuck; the zero-consumption finding already tells the story. One register interval
+    of slack covers the daily reading that closes the run.
+    """
+    registers = [m for m, x in METRICS.items() if x.kind == "cumulative_register"]
+    flat = findings.filter((pl.col("kind") == "flatline") & pl.col("metric").is_in(registers))
+    zero = findings.filter(pl.col("kind") == "zero_consumption")
+    if flat.height == 0 or zero.height == 0:
+        return findings
+    slack = pl.duration(days=1)
+    covered = (flat.with_row_index("_i").join(zero.select("asset_id", "start", "end"),
+                                               on="asset_id", suffix="_z")
+               .filter((pl.col("start") >= pl.col("start_z") - slack)
+                       & (pl.col("end") <= pl.col("end_z") + slack))
+               ["_i"].unique())
+    keep_flat = flat.with_row_index("_i").filter(~pl.col("_i").is_in(covered.implode())).drop("_i")
+    rest = findings.filter(~((pl.col("kind") == "flatline")
+                             & pl.col("metric").is_in(registers)))
+    return pl.concat([rest, keep_flat])

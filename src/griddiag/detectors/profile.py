@@ -1,0 +1,174 @@
+"""Detector profiles: which detectors run on which assets and metrics, with which thresholds.
+
+A profile is a TOML file (``detectors/default.toml`` in the repository, shipped in the wheel as
+``griddiag/profiles``). Sections are ``[<family>.<label>]``:
+
+- families ``meter`` and ``statistical`` hold the detector classes of :mod:`.meter` and
+  :mod:`.statistical`. ``label`` is the name in the findings' ``detector`` column; the class
+  is ``detector = "<name>"`` (default: the label), so one class can run twice with different
+  thresholds (``[meter.flatline_register] detector = "flatline"``). Reserved keys:
+  ``enabled`` (default true), ``asset_kinds`` and ``metrics`` (lists; default: every asset
+  kind, every metric of a kind the detector applies to); all other keys are the detector's
+  parameters, checked against its fields.
+- families ``electrical`` and ``theft`` name functions ``detect_<label>(readings, assets,
+  params)`` of :mod:`griddiag.detectors.electrical` / ``theft``, called on each batch of whole
+  transformer areas with the section (minus ``enabled``) as ``params``.
+
+``[profile]`` holds ``name`` and ``holiday_country`` (ISO code for the ``holidays`` package);
+``[intervals]`` declares the interval of a metric in minutes (others are inferred per series).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from griddiag.detectors.base import Detector
+from griddiag.exceptions import ConfigError
+from griddiag.schema import METRICS
+
+__all__ = ["DETECTORS", "DetectorSpec", "ExternalSpec", "Profile", "load_profile",
+           "profile_path"]
+
+
+def _registry() -> dict[str, type[Detector]]:
+    from griddiag.detectors import meter, statistical
+
+    classes = [getattr(m, n) for m in (meter, statistical) for n in m.__all__]
+    return {c.name: c for c in classes}
+
+
+#: detector name -> class, for ``meter`` and ``statistical`` sections
+DETECTORS: dict[str, type[Detector]] = _registry()
+_RESERVED = ("enabled", "detector", "asset_kinds", "metrics")
+_EXTERNAL = ("electrical", "theft")
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One configured detector: where it applies and its parameters."""
+
+    label: str
+    family: str
+    detector: Detector
+    asset_kinds: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] | None = None
+
+    def applies(self, metric: str) -> bool:
+        if self.metrics is not None:
+            return metric in self.metrics
+        return self.detector.applies_to(metric)
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    """An electrical or theft check: ``griddiag.detectors.<family>.detect_<name>``."""
+
+    family: str
+    name: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def function(self):
+        import importlib
+
+        try:
+            module = importlib.import_module(f"griddiag.detectors.{self.family}")
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"profile section [{self.family}.{self.name}]: this griddiag "
+                              f"has no griddiag.detectors.{self.family} module") from exc
+        fn = getattr(module, f"detect_{self.name}", None)
+        if fn is None:
+            names = sorted(n[7:] for n in dir(module) if n.startswith("detect_"))
+            raise ConfigError(f"profile section [{self.family}.{self.name}]: no detector "
+                              f"{self.name!r} in {self.family}; known: {names}")
+        return fn
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    source: str
+    holiday_country: str | None
+    intervals: dict[str, float]
+    detectors: tuple[DetectorSpec, ...]
+    external: tuple[ExternalSpec, ...]
+
+    @property
+    def needs_calendar(self) -> bool:
+        return any(s.detector.needs_calendar for s in self.detectors)
+
+
+def profile_path(name: str) -> Path:
+    """Path of a profile: a file path, or the name of a profile shipped with griddiag."""
+    p = Path(name)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"profile file {str(p)!r} does not exist")
+        return p
+    shipped = [resources.files("griddiag") / "profiles",
+               Path(__file__).resolve().parents[3] / "detectors"]  # source checkout
+    for folder in shipped:
+        candidate = folder / f"{name}.toml"
+        if candidate.is_file():
+            return Path(str(candidate))
+    raise ConfigError(f"unknown profile {name!r}: pass a .toml file path or a shipped "
+                      "profile name such as 'default'")
+
+
+def _spec(family: str, label: str, table: dict, where: str) -> DetectorSpec | None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table of detector settings")
+    if not table.get("enabled", True):
+        return None
+    cls_name = table.get("detector", label)
+    cls = DETECTORS.get(cls_name)
+    if cls is None:
+        raise ConfigError(f"{where}: unknown detector {cls_name!r}; known: {sorted(DETECTORS)}")
+    params = {k: v for k, v in table.items() if k not in _RESERVED}
+    det = cls.from_params(params, where=where)
+    metrics = table.get("metrics")
+    if metrics is not None:
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown metric(s) {unknown}")
+        bad = [m for m in metrics if not det.applies_to(m)]
+        if bad:
+            raise ConfigError(f"{where}: {cls_name} does not apply to {bad} (it takes metrics "
+                              f"of kind {list(cls.metric_kinds)})")
+    kinds = table.get("asset_kinds")
+    return DetectorSpec(label, family, det, tuple(kinds) if kinds is not None else None,
+                        tuple(metrics) if metrics is not None else None)
+
+
+def load_profile(profile: str | Path | Profile = "default") -> Profile:
+    """Read and check a profile (a shipped name, a TOML path, or a loaded :class:`Profile`)."""
+    if isinstance(profile, Profile):
+        return profile
+    path = profile_path(str(profile))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"profile {str(path)!r} cannot be read: {exc}") from exc
+    head = data.pop("profile", {})
+    intervals = {str(k): float(v) for k, v in data.pop("intervals", {}).items()}
+    specs: list[DetectorSpec] = []
+    external: list[ExternalSpec] = []
+    for family, sections in data.items():
+        if family not in ("meter", "statistical", *_EXTERNAL):
+            raise ConfigError(f"profile {str(path)!r}: unknown section [{family}]; expected "
+                              "profile, intervals, meter, statistical, electrical, theft")
+        for label, table in sections.items():
+            where = f"profile {path.name} [{family}.{label}]"
+            if family in _EXTERNAL:
+                if table.get("enabled", True):
+                    external.append(ExternalSpec(family, label, {
+                        k: v for k, v in table.items() if k != "enabled"}))
+                continue
+            spec = _spec(family, label, table, where)
+            if spec is not None:
+                specs.append(spec)
+    return Profile(str(head.get("name", path.stem)), str(path),
+                   head.get("holiday_country", "CN"), intervals, tuple(specs),
+                   tuple(external))
