@@ -105,6 +105,13 @@ def sort_order(group: np.ndarray, ts_us: np.ndarray) -> np.ndarray | None:
     dg = np.diff(group)
     if (dg >= 0).all() and ((dg > 0) | (np.diff(ts_us) >= 0)).all():
         return None
+    # One int64 key (group in the high bits, time offset in the low ones) sorts several times
+    # faster than a two-key lexsort, and rows read from sorted files form sorted runs that the
+    # stable sort (timsort) merges cheaply; fall back to lexsort when the key would overflow.
+    t0 = int(ts_us.min())
+    ts_bits = max(int(ts_us.max()) - t0, 1).bit_length()
+    if int(group.max()) < 1 << (62 - ts_bits):
+        return np.argsort((group << ts_bits) | (ts_us - t0), kind="stable")
     return np.lexsort((ts_us, group))
 
 

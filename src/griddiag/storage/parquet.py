@@ -61,6 +61,7 @@ from griddiag.storage.base import (
     WriteResult,
     check_on_conflict,
     group_codes,
+    sort_order,
     split_batch_conflicts,
 )
 
@@ -480,14 +481,13 @@ class ParquetStore(Store):
         if end is not None:
             pred &= pl.col("ts") < _as_utc(end)
         try:
-            return (
-                pl.scan_parquet(files, schema=READINGS_SCHEMA)
-                .filter(pred)
-                .sort(_KEY)
-                .collect()
-            )
+            rows = pl.scan_parquet(files, schema=READINGS_SCHEMA).filter(pred).collect()
         except Exception as exc:
             raise StoreError(f"cannot read readings from {self.root}: {exc}") from exc
+        # Sorting on integer codes, not strings: several times faster for millions of rows.
+        group = group_codes(rows, rows["asset_id"].unique().sort(), rows["metric"].unique().sort())
+        order = sort_order(group, rows["ts"].dt.epoch("us").to_numpy())
+        return rows if order is None else rows[order]
 
     @staticmethod
     def _years_between(start: datetime | None, end: datetime | None) -> list[int] | None:
