@@ -201,6 +201,25 @@ def test_energy_balance_without_transformer_data():
     assert f.height == 0
 
 
+@pytest.mark.parametrize("case", ["meter without transformer", "meter whose data is all NaN"])
+def test_meter_only_batch_is_quiet(case):
+    """A batch of meters and no area to balance: no line loss, no theft risk, no error (a
+    parentless meter once reached an empty lookup that polars typed as text and raised
+    "arithmetic on dtypes i64 and str")."""
+    r, a = make_area(20)
+    r = r.filter(pl.col("asset_id") == "TX1-M1")
+    if case == "meter without transformer":
+        a = a.with_columns(parent_id=pl.lit(None, pl.String))
+    else:
+        r = r.with_columns(value=pl.lit(float("nan")))
+    for fn in th.DETECTORS.values():
+        f = fn(r, a, {})
+        check_schema(f)
+        assert f.filter(pl.col("kind") == "line_loss").height == 0 and f.height == 0
+    bal = th.area_balance(r, a, tz=TZ)
+    assert bal["area"].height == 0 and bal["meter_full"].height == 0
+
+
 def test_energy_balance_params():
     r, a = make_area(10)
     with pytest.raises(ConfigError, match="unknown key"):
@@ -332,3 +351,36 @@ def test_sample_line_loss_names_the_thief(sample):
     thief = truth.filter(pl.col("kind") == "theft")["asset_id"][0]
     reason = found.filter(pl.col("kind") == "line_loss")["reason"][0]
     assert f"suspects: {thief} " in reason
+
+
+@pytest.mark.slow
+def test_detect_year_reads_history_before_it():
+    """detect(year=2025) still finds the sample's thief, whose theft began in June 2024: the
+    theft and electrical checks read the profile's ``history_days`` before the year and keep
+    the findings that overlap it (with their true start)."""
+    import dataclasses
+
+    import griddiag
+    from griddiag.detectors import load_profile
+
+    r = pl.read_parquet(SAMPLE / "readings.parquet")
+    a = pl.read_parquet(SAMPLE / "assets.parquet")
+    truth = pl.read_parquet(SAMPLE / "truth.parquet")
+    thief = truth.filter(pl.col("kind") == "theft").row(0, named=True)
+    prof = load_profile("default")
+    assert prof.history_days == 365
+    prof = dataclasses.replace(prof, detectors=(), external=tuple(
+        e for e in prof.external if e.family == "theft"))
+    f = griddiag.detect(r, assets=a, profile=prof, year=2025)
+    risk = f.filter(pl.col("kind") == "theft_risk")
+    assert risk["asset_id"].to_list() == [thief["asset_id"]]
+    assert risk["start"][0] == thief["start"] < datetime(2024, 12, 31, 16, tzinfo=UTC)
+    loss = f.filter(pl.col("kind") == "line_loss")
+    assert f"suspects: {thief['asset_id']} " in loss["reason"][0]
+    # everything reported overlaps the year
+    assert (f["end"] > datetime(2024, 12, 31, 16, tzinfo=UTC)).all()
+    # without the history the thief is missed, and the loss has no suspect
+    bare = griddiag.detect(r, assets=a, profile=dataclasses.replace(prof, history_days=0.0),
+                           year=2025)
+    assert bare.filter(pl.col("kind") == "theft_risk").height == 0
+    assert "suspects:" not in bare.filter(pl.col("kind") == "line_loss")["reason"][0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -71,7 +71,8 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
     prof = load_profile(profile)
     if isinstance(source, Store):
         reg = normalize_assets(assets if assets is not None else source.assets())
-        batches = _store_batches(source, reg, year, start, end, batch_assets)
+        history = prof.history_days if prof.external else 0.0
+        batches = _store_batches(source, reg, year, start, end, batch_assets, history)
     elif isinstance(source, pl.DataFrame):
         reg = normalize_assets(assets) if assets is not None else _unknown_assets(source)
         batches = iter([normalize_readings(source)])
@@ -96,13 +97,22 @@ def _year_bounds(year: int, tz: str) -> tuple[datetime, datetime]:
             datetime(year + 1, 1, 1, tzinfo=zone).astimezone(UTC))
 
 
-def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_assets: int
-                   ) -> Iterator[pl.DataFrame]:
-    """Readings of whole transformer areas, ``batch_assets`` assets at a time (about)."""
-    if year is not None:
-        zones = assets["tz"].fill_null("UTC").unique().to_list() or ["UTC"]
-        bounds = [_year_bounds(year, z) for z in zones]
-        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+def _period(assets: pl.DataFrame, year, start, end) -> tuple[datetime | None, datetime | None]:
+    """The period as UTC bounds: a local year spans the earliest to the latest zone's."""
+    if year is None:
+        return start, end
+    zones = assets["tz"].fill_null("UTC").unique().to_list() or ["UTC"]
+    bounds = [_year_bounds(year, z) for z in zones]
+    return min(b[0] for b in bounds), max(b[1] for b in bounds)
+
+
+def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_assets: int,
+                   history_days: float = 0.0) -> Iterator[pl.DataFrame]:
+    """Readings of whole transformer areas, ``batch_assets`` assets at a time (about), from
+    ``history_days`` before the period (the external checks' history) to its end."""
+    start, end = _period(assets, year, start, end)
+    if start is not None and history_days:
+        start = start - timedelta(days=history_days)
     # a meter's area is its transformer; every other asset is its own area
     areas = assets.with_columns(
         pl.when(pl.col("kind") == "meter").then(pl.col("parent_id")).otherwise(None)
@@ -171,22 +181,30 @@ def _run_metric(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
 
 
 def _run_external(readings, assets, prof, year, start, end) -> list[pl.DataFrame]:
+    """Electrical and theft checks on the period plus ``prof.history_days`` before it.
+
+    A theft or a line loss is a change against the asset's own history, so these checks read
+    the history too (a theft that began before the period is still a fall of that meter's
+    share); their findings are kept where they overlap the period, with their true start.
+    """
     out = []
-    if year is not None:  # the electrical and theft checks see the period's readings only
-        zones = assets["tz"].fill_null("UTC").unique().to_list() or ["UTC"]
-        bounds = [_year_bounds(year, z) for z in zones]
-        start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
-    if start is not None:
-        readings = readings.filter(pl.col("ts") >= start)
-    if end is not None:
-        readings = readings.filter(pl.col("ts") < end)
+    lo, hi = _period(assets, year, start, end)
+    if lo is not None:
+        readings = readings.filter(pl.col("ts") >= lo - timedelta(days=prof.history_days))
+    if hi is not None:
+        readings = readings.filter(pl.col("ts") < hi)
     for ext in prof.external:
         found = ext.function()(readings, assets, dict(ext.params))
         missing = [c for c in FINDINGS_SCHEMA if c not in found.columns]
         if missing:
             raise ConfigError(f"{ext.family}.detect_{ext.name} returned a frame without "
                               f"{missing}")
-        out.append(found.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()]))
+        found = found.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()])
+        if lo is not None:
+            found = found.filter(pl.col("end") > lo)
+        if hi is not None:
+            found = found.filter(pl.col("start") < hi)
+        out.append(found)
     return out
 
 

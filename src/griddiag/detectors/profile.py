@@ -14,7 +14,8 @@ A profile is a TOML file (``detectors/default.toml`` in the repository, shipped 
   params)`` of :mod:`griddiag.detectors.electrical` / ``theft``, called on each batch of whole
   transformer areas with the section (minus ``enabled``) as ``params``.
 
-``[profile]`` holds ``name`` and ``holiday_country`` (ISO code for the ``holidays`` package);
+``[profile]`` holds ``name``, ``holiday_country`` (ISO code for the ``holidays`` package) and
+``history_days`` (readings before the period the electrical and theft checks see);
 ``[intervals]`` declares the interval of a metric in minutes (others are inferred per series).
 """
 
@@ -94,6 +95,9 @@ class Profile:
     intervals: dict[str, float]
     detectors: tuple[DetectorSpec, ...]
     external: tuple[ExternalSpec, ...]
+    #: days of readings before the period that the electrical and theft checks also read
+    #: (their findings are then kept where they overlap the period)
+    history_days: float = 365.0
 
     @property
     def needs_calendar(self) -> bool:
@@ -169,6 +173,10 @@ def load_profile(profile: str | Path | Profile = "default") -> Profile:
             spec = _spec(family, label, table, where)
             if spec is not None:
                 specs.append(spec)
+    history = head.get("history_days", 365.0)
+    if isinstance(history, bool) or not isinstance(history, int | float) or history < 0:
+        raise ConfigError(f"profile {str(path)!r}: [profile] history_days must be a number of "
+                          f"days >= 0, got {history!r}")
     return Profile(str(head.get("name", path.stem)), str(path),
                    head.get("holiday_country", "CN"), intervals, tuple(specs),
-                   tuple(external))
+                   tuple(external), float(history))

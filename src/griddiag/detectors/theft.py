@@ -228,6 +228,11 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
     members = links.join(stats, on="meter_id", how="left").with_columns(
         has_data=pl.col("n").fill_null(0) > 0).select("tx_id", "meter_id", "has_data")
     live = members.filter(pl.col("has_data"))
+    if live.height == 0:
+        # no meter of an area has a value (all NaN): nothing to balance. Returning here also
+        # keeps the lookups below off empty mappings, whose ``replace_strict`` result polars
+        # types as String whatever ``return_dtype`` says
+        return _empty_balance(links, members)
     tx_of = dict(zip(live["meter_id"].to_list(), live["tx_id"].to_list()))
     m_step = stats.filter(pl.col("n") > 0).select("meter_id", "m_step")
     step_of = dict(zip(m_step["meter_id"].to_list(), m_step["m_step"].to_list()))
@@ -299,7 +304,8 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
     return {"area": area, "meter": meter, "meter_full": full, "members": members}
 
 
-def _empty_balance(links: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def _empty_balance(links: pl.DataFrame, members: pl.DataFrame | None = None
+                   ) -> dict[str, pl.DataFrame]:
     return {
         "area": pl.DataFrame(schema={
             "tx_id": pl.String, "day": pl.Int64, "tx_kwh": pl.Float64,
@@ -311,7 +317,8 @@ def _empty_balance(links: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "meter_full": pl.DataFrame(schema={"tx_id": pl.String, "meter_id": pl.String,
                                            "day": pl.Int64, "full_kwh": pl.Float64,
                                            "coverage": pl.Float64}),
-        "members": links.with_columns(has_data=pl.lit(False)),
+        "members": (members if members is not None
+                    else links.with_columns(has_data=pl.lit(False))),
     }
 
 
