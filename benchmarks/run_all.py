@@ -37,6 +37,8 @@ from benchmarks.common import CheckFailed, load_average, machine, table  # noqa:
 
 BENCHMARKS = [
     "benchmarks.bench_ingest",
+    "benchmarks.bench_detect",
+    "benchmarks.accuracy_sample",
 ]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.accuracy_sample import KINDS, run
+from benchmarks.accuracy_sample import KINDS, evaluate
 
 
 @pytest.fixture(scope="module")
 def accuracy():
     # the electrical and theft checks are scored by their own tests; leaving them out keeps
     # this under 20 s
-    return run(external=False)
+    return evaluate(external=False)
 
 
 @pytest.mark.slow
