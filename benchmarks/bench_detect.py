@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import in_child, machine, table, timed
+from benchmarks.common import in_child, table, timed
 
 TITLE = "Detectors: speed against peers"
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +199,7 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
     workdir.mkdir(parents=True, exist_ok=True)
     n_series = 20 if quick else meters
     x, off = synthetic(n_series)
-    out = [f"## {TITLE}", "", ", ".join(f"{k}: {v}" for k, v in machine().items()), ""]
+    out: list[str] = []  # run_all writes the title and the machine above this section
 
     rows, ratio_a, agree = part_a(x, off, SLOTS_PER_YEAR, subset=2 if quick else 5)
     out += [f"### (a) rolling robust z, window 96, {n_series:,} series x {SLOTS_PER_YEAR:,}",
