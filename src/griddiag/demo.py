@@ -43,7 +43,7 @@ def run_demo(out_dir: Path, *, meters: int = 300) -> Path:
     write_sample(utility, sample_dir)
     del utility  # the frames are on disk now; keep the demo's memory to one copy
 
-    store_dir = out_dir / "store"
+    store_dir = (out_dir / "store").resolve()
     lines = [f"store: {store_dir}"]
     with ParquetStore(store_dir) as store:
         report = ingest(store, sample_dir / "readings.parquet",

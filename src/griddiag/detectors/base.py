@@ -208,10 +208,13 @@ def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarra
     valid = np.isfinite(vals)
     interval_us = grid.series["interval_us"].to_numpy()[series]
     last = end - 1
-    csum = np.zeros(vals.shape[0] + 1)
-    np.cumsum(np.where(valid, vals, 0.0), out=csum[1:])
-    vsum = np.zeros(vals.shape[0] + 1, dtype=np.int64)
-    np.cumsum(valid, out=vsum[1:])
+    # prefix sums of values and of present slots, once per call (shared with the coverage);
+    # an empty event table needs none
+    n = vals.shape[0] if start.size else 0
+    csum = np.zeros(n + 1)
+    np.cumsum(np.where(valid[:n], vals[:n], 0.0), out=csum[1:])
+    vsum = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(valid[:n], out=vsum[1:])
     ctx = np.maximum((context_hours * 3.6e9) // interval_us, 0).astype(np.int64)
     begin = ev.begin_us if ev.begin_us is not None else grid.ts_us
     expected = ev.expected[peak] if ev.expected is not None else np.full(peak.size, np.nan)
@@ -231,7 +234,8 @@ def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarra
         pl.Series("vmax", _reduce(np.fmax, vals, start, end)),
         pl.Series("interval_min", interval_us / 6e7),
         pl.Series("duration_h", (end - start) * interval_us / 3.6e9),
-        pl.Series("coverage", window_coverage(valid, grid.offsets, series, start, end, ctx)),
+        pl.Series("coverage", window_coverage(valid, grid.offsets, series, start, end, ctx,
+                                                    csum=vsum)),
         pl.col("metric").replace_strict({k: m.unit for k, m in METRICS.items()},
                                         default=None).alias("unit"),
     )

@@ -292,18 +292,51 @@ def build_grid(readings: pl.DataFrame, metrics: list[str],
     step = stats["step"].to_numpy()
     ts_us = t0[series] + (np.arange(offsets[-1], dtype=np.int64) - offsets[series]) * \
         step[series]
+    values = _slot_values(df, stats, metrics, t0, step, offsets)
+    if values is None:  # two readings of one metric in one slot: averaged by polars
+        values = _slot_means(df, stats, metrics, int(offsets[-1]))
+    for arr in values.values():
+        arr[~np.isfinite(arr)] = np.nan  # inf is corrupt data: treated as missing
+    return Grid(stats["asset_id"].to_numpy(), offsets, step, ts_us, series, values)
+
+
+def _slot_values(df: pl.DataFrame, stats: pl.DataFrame, metrics: list[str], t0: np.ndarray,
+                 step: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Each reading put in its slot with numpy (asset index from an Enum cast of the ids);
+    ``None`` when some metric has two readings in one slot (the caller then averages them)."""
+    if len(set(metrics)) != len(metrics) or stats["asset_id"].null_count():
+        return None  # the Enum casts below need distinct, non-null categories
+    asset = df["asset_id"].cast(pl.Enum(stats["asset_id"])).to_physical().to_numpy()
+    asset = asset.astype(np.int64)
+    slot = offsets[:-1][asset] + (df["t"].to_numpy() - t0[asset]) // step[asset]
+    code = df["metric"].cast(pl.Enum(metrics)).to_physical().to_numpy().astype(np.int64)
+    n = int(offsets[-1])
+    if np.bincount(code * n + slot, minlength=len(metrics) * n).max(initial=0) > 1:
+        return None
+    value = df["value"].to_numpy()
+    values: dict[str, np.ndarray] = {}
+    for i, m in enumerate(metrics):  # a handful of metrics, never a loop per slot
+        arr = np.full(n, np.nan)
+        sel = code == i
+        arr[slot[sel]] = value[sel]
+        values[m] = arr
+    return values
+
+
+def _slot_means(df: pl.DataFrame, stats: pl.DataFrame, metrics: list[str], n: int
+                ) -> dict[str, np.ndarray]:
+    """Mean of the readings in each slot, per metric (polars; the collision case)."""
     slots = (df.join(stats.select("asset_id", "t0", "step", "off"), on="asset_id")
              .with_columns(slot=pl.col("off") + (pl.col("t") - pl.col("t0")) // pl.col("step"))
              .group_by("metric", "slot").agg(pl.col("value").mean()))
     values: dict[str, np.ndarray] = {}
     for m in metrics:
-        arr = np.full(offsets[-1], np.nan)
+        arr = np.full(n, np.nan)
         part = slots.filter(pl.col("metric") == m)
         if part.height:
             arr[part["slot"].to_numpy()] = part["value"].to_numpy()
-        arr[~np.isfinite(arr)] = np.nan  # inf is corrupt data: treated as missing
         values[m] = arr
-    return Grid(stats["asset_id"].to_numpy(), offsets, step, ts_us, series, values)
+    return values
 
 
 def asset_column(grid: Grid, assets: pl.DataFrame, column: str, default=None) -> np.ndarray:

@@ -356,16 +356,19 @@ def daily_totals(grid: Grid, *, min_coverage: float = 0.9) -> tuple[Grid, np.nda
 
 
 def window_coverage(valid: np.ndarray, offsets: np.ndarray, series: np.ndarray,
-                    start: np.ndarray, end: np.ndarray, context: int = 0) -> np.ndarray:
+                    start: np.ndarray, end: np.ndarray, context: int = 0,
+                    csum: np.ndarray | None = None) -> np.ndarray:
     """Share of present slots in ``[start - context, end + context)`` of each event.
 
     ``start``/``end`` index the concatenated slots; the window is cut at its series' ends.
-    One prefix sum, then O(1) per event.
+    One prefix sum (``csum``: the caller's int64 prefix sum of ``valid``, with a leading 0,
+    when it has one), then O(1) per event.
     """
     if start.size == 0:
         return np.empty(0, dtype=np.float64)
-    csum = np.zeros(valid.shape[0] + 1, dtype=np.int64)
-    np.cumsum(valid, out=csum[1:])
+    if csum is None:
+        csum = np.zeros(valid.shape[0] + 1, dtype=np.int64)
+        np.cumsum(valid, out=csum[1:])
     a = np.maximum(start - context, offsets[series])
     b = np.minimum(end + context, offsets[series + 1])
     return (csum[b] - csum[a]) / np.maximum(b - a, 1)
