@@ -270,13 +270,15 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
               .join(me, on=["tx_id", "meter_id", "t"], how="left")
               .with_columns(ok=pl.col("n").fill_null(0) >= pl.col("need").fill_null(1)))
         parts.append(me.select("tx_id", "t", "meter_id", "meter_kwh", "ok"))
-    mm = pl.concat(parts)
+    # Joins hand rows back in no fixed order, and float sums depend on the order of their
+    # terms: sort before summing so the same data always gives the same loss rates.
+    mm = pl.concat(parts).sort("tx_id", "t", "meter_id")
     inst = (mm.group_by("tx_id", "t")
             .agg(meters_kwh=pl.col("meter_kwh").sum(), n_ok=pl.col("ok").sum())
             .join(tx, on=["tx_id", "t"])
             .with_columns(complete=(pl.col("n_ok") == pl.col("n_meters"))
                           & pl.col("tx_kwh").is_not_null()))
-    inst = _with_day(inst, tz_map, tz)
+    inst = _with_day(inst, tz_map, tz).sort("tx_id", "t")
     area = (inst.group_by("tx_id", "day").agg(
         tx_kwh=pl.col("tx_kwh").filter(pl.col("complete")).sum(),
         meters_kwh=pl.col("meters_kwh").filter(pl.col("complete")).sum(),
@@ -290,7 +292,8 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
                       .otherwise(None))
         .sort("tx_id", "day"))
     good = inst.filter(pl.col("complete")).select("tx_id", "t", "day")
-    meter = (mm.join(good, on=["tx_id", "t"]).group_by("tx_id", "meter_id", "day")
+    meter = (mm.join(good, on=["tx_id", "t"], maintain_order="left")
+             .group_by("tx_id", "meter_id", "day")
              .agg(meter_kwh=pl.col("meter_kwh").sum()).sort("tx_id", "meter_id", "day"))
     full = _with_day(m.select("meter_id", "tx_id", "t", "e"), tz_map, tz, key="tx_id")
     full = (full.group_by("meter_id", "day")
