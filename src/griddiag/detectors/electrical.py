@@ -459,6 +459,28 @@ def rated_phase_current_a(rated_kva: np.ndarray, nominal_v: np.ndarray) -> np.nd
         return rated_kva * 1000.0 / (3.0 * v_phase)
 
 
+def _three_phase(readings: pl.DataFrame, assets: pl.DataFrame, kinds: list[str],
+                 extra: tuple[str, ...] = ()):
+    """Phase voltages and currents on one grid, with each series' nominal voltage and rated
+    phase current; ``None`` when no asset of ``kinds`` has any of the metrics.
+
+    Returns ``(grid, v, i, nominal_v, rated_a)``: ``v`` and ``i`` are (3, slots) arrays in
+    phase order a, b, c; ``nominal_v`` and ``rated_a`` are per series (index with
+    ``grid.series`` for per-slot values).
+    """
+    vm = [f"voltage_v_{ph}" for ph in _PHASES]
+    im = [f"current_a_{ph}" for ph in _PHASES]
+    grid = build_grid(readings, vm + im + list(extra), assets_of_kinds(assets, kinds))
+    if grid.n_series == 0:
+        return None
+    nominal_v = asset_column(grid, assets, "nominal_voltage_v").astype(np.float64)
+    rated_a = rated_phase_current_a(
+        asset_column(grid, assets, "rated_kva").astype(np.float64), nominal_v)
+    v = np.vstack([grid.values[m] for m in vm])
+    i = np.vstack([grid.values[m] for m in im])
+    return grid, v, i, nominal_v, rated_a
+
+
 def _fmt_h(minutes: float) -> str:
     h = minutes / 60.0
     return f"{h:.1f} h" if h < 48 else f"{h / 24.0:.1f} days"
@@ -725,17 +747,13 @@ def detect_phase_loss(readings: pl.DataFrame, assets: pl.DataFrame,
     max_gap = number(p, "max_gap_hours", low=0, where=where) * 60.0
     vm = [f"voltage_v_{ph}" for ph in _PHASES]
     im = [f"current_a_{ph}" for ph in _PHASES]
-    grid = build_grid(readings, vm + im, assets_of_kinds(assets, p["asset_kinds"]))
-    if grid.n_series == 0:
+    phases = _three_phase(readings, assets, p["asset_kinds"])
+    if phases is None:
         return empty_findings()
-    un_s = asset_column(grid, assets, "nominal_voltage_v").astype(np.float64)
-    ir_s = rated_phase_current_a(asset_column(grid, assets, "rated_kva").astype(np.float64),
-                                 un_s)
+    grid, v, i, un_s, ir_s = phases
     un = un_s[grid.series]
     ir = ir_s[grid.series]
     zero_i = np.where(np.isfinite(ir), np.maximum(zero_pct * ir, zero_a), zero_a)
-    v = np.vstack([grid.values[m] for m in vm])
-    i = np.vstack([grid.values[m] for m in im])
     with np.errstate(invalid="ignore"):
         v_ok = v >= healthy * un
         i_zero = i <= zero_i
@@ -846,18 +864,12 @@ def detect_current_unbalance(readings: pl.DataFrame, assets: pl.DataFrame,
     max_gap = number(p, "max_gap_hours", low=0, where=where) * 60.0
     excl = number(p, "exclude_below_pct", low=0, high=100, where=where) / 100.0
     im = [f"current_a_{ph}" for ph in _PHASES]
-    vm = [f"voltage_v_{ph}" for ph in _PHASES]
-    grid = build_grid(readings, im + vm + ["current_a_n"],
-                      assets_of_kinds(assets, p["asset_kinds"]))
-    if grid.n_series == 0:
+    phases = _three_phase(readings, assets, p["asset_kinds"], extra=("current_a_n",))
+    if phases is None:
         return empty_findings()
-    un_s = asset_column(grid, assets, "nominal_voltage_v").astype(np.float64)
-    ir_s = rated_phase_current_a(asset_column(grid, assets, "rated_kva").astype(np.float64),
-                                 un_s)
+    grid, v, i, un_s, ir_s = phases
     ir = ir_s[grid.series]
     un = un_s[grid.series]
-    i = np.vstack([grid.values[m] for m in im])
-    v = np.vstack([grid.values[m] for m in vm])
     imax = i.max(axis=0)  # NaN if any phase is missing
     imin = i.min(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
