@@ -31,11 +31,13 @@ __all__ = [
     "READINGS_SCHEMA",
     "SEVERITIES",
     "TS_DTYPE",
+    "YOY_SCHEMA",
     "Metric",
     "canonical_metric",
     "empty_assets",
     "empty_findings",
     "empty_readings",
+    "empty_yoy",
     "metrics_frame",
     "normalize_assets",
     "normalize_readings",
@@ -96,6 +98,60 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "action": pl.String(),
     "run_id": pl.String(),
     "status": pl.String(),
+}
+
+# One row per asset (or group) and metric: this year against the same local dates of the
+# baseline years (INTERFACE.md "yoy"). Measures carry their unit in the name; for a metric that
+# is not interval energy the "level" measures are in the metric's own unit (see ``unit``).
+# ``baseline_years`` is a comma-separated string ("2023,2024") so the frame also writes to CSV.
+YOY_SCHEMA: dict[str, pl.DataType] = {
+    "asset_id": pl.String(),
+    "group_by": pl.String(),          # asset | transformer | feeder | customer_class
+    "metric": pl.String(),
+    "unit": pl.String(),
+    "year": pl.Int32(),
+    "baseline_years": pl.String(),
+    "period_start": pl.Date(),        # local dates compared (a partial year: the same dates)
+    "period_end": pl.Date(),          # exclusive
+    "n_members": pl.Int32(),          # assets in the group (1 for an asset)
+    "energy_kwh": pl.Float64(),       # total over the period (metric unit for other metrics)
+    "energy_baseline_kwh": pl.Float64(),
+    "energy_change_kwh": pl.Float64(),
+    "energy_change_pct": pl.Float64(),
+    "energy_change_weather_pct": pl.Float64(),  # after degree-day normalisation; null w/o temp
+    "peak_kw": pl.Float64(),
+    "peak_baseline_kw": pl.Float64(),
+    "peak_ts": pl.Datetime("us", "UTC"),
+    "peak_hour": pl.Float64(),        # local hour of day of the typical daily peak
+    "peak_hour_baseline": pl.Float64(),
+    "load_factor": pl.Float64(),
+    "load_factor_baseline": pl.Float64(),
+    "base_load_kw": pl.Float64(),     # night minimum
+    "base_load_baseline_kw": pl.Float64(),
+    "daily_shape_change": pl.Float64(),   # 0 = same normalised daily profile, 1 = opposite
+    "weekly_shape_change": pl.Float64(),
+    "ks_stat": pl.Float64(),
+    "ks_p_value": pl.Float64(),
+    "wasserstein": pl.Float64(),
+    "psi": pl.Float64(),
+    "p5_delta": pl.Float64(),
+    "p50_delta": pl.Float64(),
+    "p95_delta": pl.Float64(),
+    "volatility_ratio": pl.Float64(),
+    "coverage": pl.Float64(),
+    "coverage_baseline": pl.Float64(),
+    "anomaly_count": pl.Int64(),
+    "anomaly_count_baseline": pl.Int64(),
+    "effect_size": pl.Float64(),      # standardised size of the main change (class-specific)
+    "change_class": pl.String(),      # growth | decline | step_change | peak_shift |
+                                      # new_seasonal_pattern | volatility | data_quality |
+                                      # near_zero | unchanged
+    "change_date": pl.Date(),         # local date of a step change
+    "p_value": pl.Float64(),
+    "q_value": pl.Float64(),          # Benjamini-Hochberg over the population
+    "significant": pl.Boolean(),
+    "rank": pl.Int32(),               # 1 = changed most (within group_by)
+    "reason": pl.String(),
 }
 
 # Topology runs meter -> transformer -> feeder -> substation; `unknown` is an asset first seen in
@@ -208,6 +264,10 @@ def empty_readings() -> pl.DataFrame:
 
 def empty_findings() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def empty_yoy() -> pl.DataFrame:
+    return pl.DataFrame(schema=YOY_SCHEMA)
 
 
 def empty_assets() -> pl.DataFrame:
