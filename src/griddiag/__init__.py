@@ -41,6 +41,7 @@ from griddiag.exceptions import (
 )
 from griddiag.ingest import IngestReport, ingest
 from griddiag.storage import Store, WriteResult, open_store
+from griddiag.yoy.api import compare_years
 
 try:
     __version__ = version("griddiag")
@@ -59,6 +60,7 @@ __all__ = [
     "StoreError",
     "WriteResult",
     "__version__",
+    "compare_years",
     "detect",
     "ingest",
     "open_store",
