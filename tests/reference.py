@@ -306,6 +306,126 @@ def daily_peak_ratio(values, offsets, day, rank=3, min_valid=3):
     return out
 
 
+# -- sum check ------------------------------------------------------------------------------
+
+def span_compare(observed_step, expected_step, excluded, anchor, offsets=None,
+                 tolerance_fraction=0.01, tolerance_abs=0.0):
+    """Sums of both accounts between consecutive anchors; a span with an excluded or
+    infinite step is not compared."""
+    o = np.asarray(observed_step, dtype=float)
+    e = np.asarray(expected_step, dtype=float)
+    n = len(o)
+    out_o, out_e, score = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for a, b in _series(offsets, n):
+        anchors = [t for t in range(a, b) if anchor[t]]
+        for p, q in zip(anchors, anchors[1:]):
+            span = range(p + 1, q + 1)
+            if any(excluded[t] or np.isinf(o[t]) or np.isinf(e[t]) for t in span):
+                continue
+            so = sum(o[t] for t in span if not np.isnan(o[t]))
+            se = sum(e[t] for t in span if not np.isnan(e[t]))
+            out_o[q], out_e[q] = so, se
+            tol = max(tolerance_fraction * abs(se), tolerance_abs)
+            d = abs(so - se)
+            score[q] = d / tol if tol > 0 else (0.0 if d == 0 else np.inf)
+    return out_o, out_e, score
+
+
+def bin_to_readings(values, offsets, t0_us, step_us, series_map, reading_t0_us,
+                    reading_step_us, reading_offsets):
+    """Each interval to the first register slot at or after its end."""
+    x = np.asarray(values, dtype=float)
+    n_slots = int(reading_offsets[-1])
+    total = np.zeros(n_slots)
+    missing = np.zeros(n_slots, dtype=np.int64)
+    for i, (a, b) in enumerate(_series(offsets, len(x))):
+        r = int(series_map[i])
+        if r < 0:
+            continue
+        ra, rb = int(reading_offsets[r]), int(reading_offsets[r + 1])
+        times = [int(reading_t0_us[r]) + k * int(reading_step_us[r]) for k in range(rb - ra)]
+        for t in range(a, b):
+            end = int(t0_us[i]) + (t - a + 1) * int(step_us[i])
+            k = next((k for k, rt in enumerate(times) if rt >= end), None)
+            if k is None:
+                continue
+            if _valid(x[t]):
+                total[ra + k] += x[t]
+            else:
+                missing[ra + k] += 1
+    return total, missing
+
+
+# -- CUSUM ----------------------------------------------------------------------------------
+
+def cusum(values, offsets, window=28, drift=1.0, threshold=10.0, clip=4.0, min_periods=None,
+          min_scale=0.0):
+    """Page's two-sided CUSUM on values standardised by the median/MAD of the window before
+    the excursion's first slot; one alarm per change (see the kernel's docstring)."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    mp = window // 2 + 1 if min_periods is None else min_periods
+    stat, ref_out = np.full(n, np.nan), np.full(n, np.nan)
+    change = np.full(n, -1, dtype=np.int64)
+
+    def reference(a, r):
+        win = [v for v in x[max(a, r - window):r] if _valid(v)]
+        if len(win) < mp:
+            return np.nan, np.nan
+        m = float(np.median(win))
+        return m, float(np.median(np.abs(np.array(win) - m)))
+
+    for a, b in _series(offsets, n):
+        sp = sm = 0.0
+        r = rp = rm = a + window
+        for t in range(a, b):
+            if t < r or not _valid(x[t]):
+                continue
+            m, mad = reference(a, r)
+            if np.isnan(m):
+                r = rp = rm = t + 1
+                continue
+            sigma = max(MAD_TO_SIGMA * mad, min_scale)
+            d = x[t] - m
+            z = d / sigma if sigma > 0 else (0.0 if d == 0 else np.sign(d) * clip)
+            z = min(max(z, -clip), clip)
+            sp = max(0.0, sp + z - drift)
+            sm = max(0.0, sm - z - drift)
+            ref_out[t] = m
+            stat[t] = sp if sp >= sm else -sm
+            if sp > threshold or sm > threshold:
+                change[t] = rp if sp >= sm else rm
+                sp = sm = 0.0
+                r = rp = rm = max(change[t] + window, t + 1)
+                continue
+            if sp == 0:
+                rp = t + 1
+            if sm == 0:
+                rm = t + 1
+            if sp == 0 and sm == 0:
+                r = t + 1
+    return stat, change, ref_out
+
+
+# -- same period last year ------------------------------------------------------------------
+
+def last_year_baseline(values, offsets, day, day_type, lag_days=364, half_window_days=7,
+                       min_days=3):
+    """Median of the valid like days within half_window_days of day - lag_days."""
+    x = np.asarray(values, dtype=float)
+    out = np.full(len(x), np.nan)
+    for a, b in _series(offsets, len(x)):
+        for t in range(a, b):
+            if not _valid(x[t]):
+                continue
+            like = [x[u] for u in range(a, b)
+                    if abs(day[u] - (day[t] - lag_days)) <= half_window_days
+                    and day_type[u] == day_type[t] and _valid(x[u])]
+            if len(like) >= min_days:
+                out[t] = np.median(like)
+    return out
+
+
 # -- test data ------------------------------------------------------------------------------
 
 def random_batch(rng, n_series=5, max_len=60, *, nan=0.15, inf=0.03, quantized=None):

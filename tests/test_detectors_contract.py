@@ -12,7 +12,7 @@ import pytest
 
 from griddiag.detectors import DETECTORS, build_calendar, to_grid
 from griddiag.detectors.grid import empty_grid
-from griddiag.schema import FINDINGS_SCHEMA
+from griddiag.schema import FINDINGS_SCHEMA, METRICS
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 METRIC_FOR = {"interval_energy": ("energy_kwh", 15), "cumulative_register": ("register_kwh",
@@ -38,8 +38,17 @@ def _series(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.round(v, 2)
 
 
-def _grid(kind: str, seed: int = 0):
-    metric, minutes = METRIC_FOR[kind]
+def _metric_for(det, kind: str) -> str:
+    """The kind's usual metric, else the first metric of that kind the detector takes
+    (the reverse-energy check reads only the export channel)."""
+    metric = METRIC_FOR[kind][0]
+    if det.applies_to(metric):
+        return metric
+    return next(m for m, x in METRICS.items() if x.kind == kind and det.applies_to(m))
+
+
+def _grid(kind: str, seed: int = 0, metric: str | None = None):
+    metric, minutes = metric or METRIC_FOR[kind][0], METRIC_FOR[kind][1]
     rng = np.random.default_rng(seed)
     n = {"interval_energy": 96 * 70, "cumulative_register": 200, "instantaneous": 24 * 70}[kind]
     frames = []
@@ -62,9 +71,10 @@ def test_detector_contract(name, kind):
     cls = DETECTORS[name]
     det = cls()
     params = det.get_params()
-    grid = _grid(kind)
+    metric = _metric_for(det, kind)
+    grid = _grid(kind, metric=metric)
     values = grid.values.copy()
-    assert det.applies_to(METRIC_FOR[kind][0])
+    assert det.applies_to(metric)
 
     s1 = det.score(grid)
     s2 = det.score(grid)
@@ -101,7 +111,7 @@ def test_detector_on_empty_and_tiny_grids(name):
     assert det.score(empty).shape == (0,)
     assert det.find(empty).schema == pl.Schema(FINDINGS_SCHEMA)
     kind = DETECTORS[name].metric_kinds[0]
-    metric, _ = METRIC_FOR[kind]
+    metric = _metric_for(det, kind)
     one = pl.DataFrame({"asset_id": ["M1"], "ts": [T0], "metric": [metric], "value": [1.0]},
                        schema={"asset_id": pl.String, "ts": pl.Datetime("us", "UTC"),
                                "metric": pl.String, "value": pl.Float64})

@@ -71,7 +71,9 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
     prof = load_profile(profile)
     if isinstance(source, Store):
         reg = normalize_assets(assets if assets is not None else source.assets())
-        history = prof.history_days if prof.external else 0.0
+        # the external checks' history, and the history a meter detector asks for
+        history = max(prof.history_days if prof.external else 0.0,
+                      prof.detector_history_days)
         batches = _store_batches(source, reg, year, start, end, batch_assets, history)
     elif isinstance(source, pl.DataFrame):
         reg = normalize_assets(assets) if assets is not None else _unknown_assets(source)
@@ -138,10 +140,16 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     for zone, by_zone in _by_zone(readings, assets):
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
-        for (metric,), by_metric in by_zone.partition_by("metric", as_dict=True).items():
-            specs = [s for s in prof.detectors if s.applies(metric)]
+        by_metrics = by_zone.partition_by("metric", as_dict=True)
+        for (metric,), by_metric in by_metrics.items():
+            specs = [s for s in prof.detectors if not s.joint and s.applies(metric)]
             if specs:
                 parts += _run_metric(by_metric, assets, prof, specs, lo, hi)
+        for spec in (s for s in prof.detectors if s.joint):
+            # a detector comparing metrics of one asset (the sum check) sees them together
+            frames = [f for (m,), f in by_metrics.items() if spec.applies(m)]
+            if frames:
+                parts += _run_metric(pl.concat(frames), assets, prof, [spec], lo, hi)
     parts += _run_external(readings, assets, prof, year, start, end)
     parts = [p for p in parts if p.height]
     if not parts:
@@ -165,6 +173,22 @@ def _by_zone(readings: pl.DataFrame, assets: pl.DataFrame
 
 
 def _run_metric(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
+    """Detectors on one grid of the period; a detector needing history before the period
+    (same period last year) gets its own, longer grid, and its findings are kept where they
+    overlap the period (so the others pay nothing for it)."""
+    out = []
+    if lo is not None:
+        longer = [s for s in specs if s.history_days > 0]
+        specs = [s for s in specs if s.history_days <= 0]
+        for days in sorted({s.history_days for s in longer}):
+            found = _run_grid(readings, assets, prof,
+                              [s for s in longer if s.history_days == days],
+                              lo - timedelta(days=days), hi)
+            out += [f.filter(pl.col("end") > lo) for f in found]
+    return out + (_run_grid(readings, assets, prof, specs, lo, hi) if specs else [])
+
+
+def _run_grid(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
     from griddiag.detectors.grid import build_calendar, to_grid
 
     grid = to_grid(readings, interval_minutes=prof.intervals, start=lo, end=hi, assets=assets)

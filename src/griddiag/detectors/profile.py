@@ -15,7 +15,9 @@ A profile is a TOML file (``detectors/default.toml`` in the repository, shipped 
   transformer areas with the section (minus ``enabled``) as ``params``.
 
 ``[profile]`` holds ``name``, ``holiday_country`` (ISO code for the ``holidays`` package) and
-``history_days`` (readings before the period the electrical and theft checks see);
+``history_days`` (readings before the period the electrical and theft checks see; a meter
+detector that needs history of its own, such as ``usage_last_year``, says how much through
+its ``history_days`` and gets it on a grid of its own);
 ``[intervals]`` declares the interval of a metric in minutes (others are inferred per series).
 """
 
@@ -62,6 +64,18 @@ class DetectorSpec:
             return metric in self.metrics
         return self.detector.applies_to(metric)
 
+    @property
+    def joint(self) -> bool:
+        """Whether the detector compares metrics of one asset (the sum check): the pipeline
+        then gives it one grid holding every metric it applies to."""
+        return bool(getattr(self.detector, "joint", False))
+
+    @property
+    def history_days(self) -> float:
+        """Days of readings before the period the detector needs (same period last year);
+        0 for those that judge the period on its own."""
+        return float(getattr(self.detector, "history_days", 0.0))
+
 
 @dataclass(frozen=True)
 class ExternalSpec:
@@ -102,6 +116,11 @@ class Profile:
     @property
     def needs_calendar(self) -> bool:
         return any(s.detector.needs_calendar for s in self.detectors)
+
+    @property
+    def detector_history_days(self) -> float:
+        """The most history before the period any meter/statistical detector needs."""
+        return max((s.history_days for s in self.detectors), default=0.0)
 
 
 def profile_path(name: str) -> Path:

@@ -1,9 +1,12 @@
-"""Statistical detectors: rolling robust z, seasonal residual, level shift.
+"""Statistical detectors: rolling robust z, seasonal residual, level shift, CUSUM.
 
 They report what the rule-based VEE checks of :mod:`.meter` cannot name: a value far from its
 recent neighbours (``outlier``), a value far from what the same time of day on like days
 usually shows (``seasonal_anomaly``), and a lasting move to a new level with its date
-(``level_shift``: a bypass, a CT-ratio change, a new tenant). Scores are robust (medians and
+(``level_shift``: a bypass, a CT-ratio change, a new tenant), found two ways: by adjacent
+windows (:class:`LevelShiftDetector`) and by a sequential robust CUSUM (:class:`CusumDetector`).
+Both report kind ``level_shift`` dated at the change, so one shift seen by both merges into
+one event (:func:`griddiag.detectors.base.merge_findings`). Scores are robust (medians and
 MADs), so the anomalies they look for do not hide themselves by inflating the spread.
 """
 
@@ -19,7 +22,8 @@ from griddiag import kernels as K
 from griddiag.detectors.base import Detector, Evaluation, fmt, local_time_text, per_interval, slots
 from griddiag.detectors.grid import Grid, daily_totals
 
-__all__ = ["LevelShiftDetector", "RobustZDetector", "SeasonalResidualDetector"]
+__all__ = ["CusumDetector", "LevelShiftDetector", "RobustZDetector",
+           "SeasonalResidualDetector"]
 
 _NUMERIC = ("interval_energy", "instantaneous")
 
@@ -205,4 +209,93 @@ class LevelShiftDetector(Detector):
                       "{}-min interval before to {} {} after (score {}).", "metric",
                       "peak_text", fmt("expected", 3), "unit", fmt("interval_min", 0),
                       fmt("observed", 3), "unit", fmt("score", 1)).alias("reason"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CusumDetector(Detector):
+    """A lasting move to a new level, found sequentially by a robust CUSUM and dated.
+
+    Page's two-sided CUSUM (Page 1954, Biometrika 41:100; Montgomery, *Introduction to
+    Statistical Quality Control*, ch. 9) on values standardised by the median and MAD of the
+    ``window_days`` before the current excursion, clipped at ``clip`` robust sigmas
+    (:func:`griddiag.kernels.cusum`). Interval energy is judged on local-day totals, as by
+    :class:`LevelShiftDetector`. An alarm (a sum above ``threshold``) is a finding when the
+    level of the ``window_days`` after the dated change differs from the reference level by at
+    least ``min_relative_change`` (the shift lasts; a heat wave or a holiday week does not).
+
+    Unlike the windowed level shift, which needs a whole window on both sides of every slot,
+    the CUSUM raises its alarm a few days after the change (how soon grows with the shift's
+    size), so it serves a monitoring run; its finding reports kind ``level_shift``, starts at
+    the change date and ends at the alarm, and merges with the windowed detector's finding of
+    the same shift.
+
+    Parameters
+    ----------
+    window_days : float
+        Reference window before an excursion, and the window after a change whose median is
+        the new level.
+    drift, threshold, clip : float
+        Page's ``k`` and ``h`` and the clipping, in robust sigmas.
+    min_relative_change : float
+        Smallest ``|level after - level before| / |level before|`` reported.
+    min_scale : float
+        Floor of the robust sigma (the metric's unit; its resolution).
+    """
+
+    name: ClassVar[str] = "cusum"
+    kind: ClassVar[str] = "level_shift"
+    metric_kinds: ClassVar[tuple[str, ...]] = _NUMERIC
+    rule: ClassVar[str] = ("robust CUSUM (Page 1954): median/MAD-standardised, clipped values; "
+                           "alarm when a one-sided sum passes h, change dated where it last "
+                           "stood at zero")
+    action: ClassVar[str] = LevelShiftDetector.action
+    needs_calendar: ClassVar[bool] = True
+    context_hours: ClassVar[float] = 0.0
+
+    window_days: float = 28.0
+    drift: float = 1.0
+    threshold: float = 10.0
+    clip: float = 4.0
+    min_relative_change: float = 0.5
+    min_coverage: float = 0.9
+    min_scale: float = 0.01
+
+    prepare = LevelShiftDetector.prepare
+    score = LevelShiftDetector.score
+
+    def evaluate(self, grid: Grid) -> Evaluation:
+        def run(g: Grid, step: int):
+            w = slots(self.window_days * 24.0, step)
+            stat, change, ref = K.cusum(g.values, g.offsets, w, drift=self.drift,
+                                        threshold=self.threshold, clip=self.clip,
+                                        min_scale=self.min_scale)
+            # the new level: the median of the window starting at the change (trailing
+            # window ending at change + w - 1), only when it lies whole inside the series
+            trailing = K.rolling_median(g.values, g.offsets, w)
+            end = np.repeat(g.offsets[1:], np.diff(g.offsets))
+            last = change + w - 1
+            ok = (change >= 0) & (last < end)
+            after = np.full(g.values.shape[0], np.nan)
+            after[ok] = trailing[last[ok]]
+            begin = g.ts_us.copy()
+            begin[change >= 0] = g.ts_us[change[change >= 0]]
+            return np.abs(stat), ref, after, begin
+
+        score, ref, after, begin = per_interval(grid, run)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(after - ref) / np.abs(ref)
+            flags = rel >= self.min_relative_change
+        return Evaluation(score, flags, ref, begin_us=begin, observed=after)
+
+    def describe(self, events: pl.DataFrame) -> pl.DataFrame:
+        events = local_time_text(local_time_text(events, "start", "start_text"), "peak_ts",
+                                 "peak_text")
+        return events.with_columns(
+            (pl.col("observed") - pl.col("expected")).alias("magnitude"),
+            pl.format("The level of {} changed around {}: from a median of {} {} per "
+                      "{}-min interval before to {} {} after; the CUSUM crossed its limit on "
+                      "{} (sum {} robust sigmas).", "metric", "start_text",
+                      fmt("expected", 3), "unit", fmt("interval_min", 0), fmt("observed", 3),
+                      "unit", "peak_text", fmt("score", 1)).alias("reason"),
         )

@@ -23,13 +23,16 @@ Shared semantics:
 Modules: :mod:`.rolling` (median, MAD, robust z), :mod:`.runs` (gaps, flat and zero runs),
 :mod:`.register` (rollback, rollover, meter exchange), :mod:`.seasonal` (time-of-day x
 day-type profile), :mod:`.changepoint` (level shift), :mod:`.spike` (daily max vs 3rd max),
-:mod:`.events` (flags to events).
+:mod:`.events` (flags to events), :mod:`.sumcheck` (interval energy vs register, tiers vs
+total), :mod:`.lastyear` (same period last year); :mod:`.changepoint` also holds the robust
+CUSUM.
 """
 
 from __future__ import annotations
 
-from griddiag.kernels.changepoint import change_index, level_shift
+from griddiag.kernels.changepoint import change_index, cusum, level_shift
 from griddiag.kernels.events import flags_to_events
+from griddiag.kernels.lastyear import last_year_baseline
 from griddiag.kernels.register import classify_register, register_delta, typical_increment
 from griddiag.kernels.rolling import (
     rolling_mad,
@@ -40,13 +43,17 @@ from griddiag.kernels.rolling import (
 from griddiag.kernels.runs import constant_runs, mask_runs, nan_runs, run_table, zero_runs
 from griddiag.kernels.seasonal import seasonal_profile, seasonal_residual_z
 from griddiag.kernels.spike import daily_peak_ratio
+from griddiag.kernels.sumcheck import bin_to_readings, span_compare
 
 __all__ = [
+    "bin_to_readings",
     "change_index",
     "classify_register",
     "constant_runs",
+    "cusum",
     "daily_peak_ratio",
     "flags_to_events",
+    "last_year_baseline",
     "level_shift",
     "mask_runs",
     "nan_runs",
@@ -58,6 +65,7 @@ __all__ = [
     "run_table",
     "seasonal_profile",
     "seasonal_residual_z",
+    "span_compare",
     "typical_increment",
     "zero_runs",
 ]

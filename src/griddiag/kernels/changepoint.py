@@ -13,6 +13,15 @@ inter-quartile range, so scores of different meters compare. The best change poi
 series is the argmax of the score (the date a theft, a CT-ratio change or a new tenant
 started); a CUSUM (Page 1954, Biometrika 41:100) finds the same single change, but the
 windowed medians are not dragged by spikes and seasonal swings far from the change.
+
+:func:`cusum` is that CUSUM, made robust and sequential: each value is standardised by the
+median and MAD of the ``window`` slots before the current excursion began (so the shift being
+accumulated never leaks into its own reference), clipped (a lone spike adds at most ``clip``),
+and fed to Page's two one-sided sums ``S+ = max(0, S+ + z - drift)`` and
+``S- = max(0, S- - z - drift)``. An alarm is raised when either sum passes ``threshold``; the
+change is dated, as Page does, at the first slot after the sum last stood at zero. After an
+alarm the next excursion may start only once a whole reference window lies after the change,
+so one shift raises one alarm, and the windowed level shift above reports the same date.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from griddiag.kernels._validate import (
 )
 from griddiag.kernels.rolling import _rolling_stats
 
-__all__ = ["change_index", "level_shift"]
+__all__ = ["change_index", "cusum", "level_shift"]
 
 
 @njit(**JIT_SERIAL)
@@ -153,3 +162,131 @@ def change_index(score, offsets=None) -> np.ndarray:
     out = np.empty(off.shape[0] - 1, dtype=np.int64)
     launch(_change_index, sc.shape[0], sc, off, out)
     return out
+
+
+@njit(**JIT_SERIAL)
+def _cusum(values, offsets, window, med, mad, drift, threshold, clip, min_scale,
+           stat, change, reference):
+    """From trailing stats (window ending at each slot), run the robust CUSUM per series.
+
+    O(1) per slot: one thread (the rolling statistics before it are the parallel part).
+    """
+    for s in range(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        sp = 0.0
+        sm = 0.0
+        r = a + window  # first slot of the current excursion (its reference ends at r - 1)
+        rp = r  # first slot after S+ last stood at zero (Page's change date for a rise)
+        rm = r  # the same for S- (a fall)
+        for t in range(a, b):
+            stat[t] = np.nan
+            change[t] = -1
+            reference[t] = np.nan
+            x = values[t]
+            if t < r or not np.isfinite(x):
+                # still inside a reference window, or nothing to add: a missing value neither
+                # moves the sums nor ends an excursion
+                continue
+            m = med[r - 1]
+            if m != m:  # the reference window holds too little data: move it on
+                r = t + 1
+                rp = r
+                rm = r
+                continue
+            sigma = MAD_TO_SIGMA * mad[r - 1]
+            if sigma < min_scale:
+                sigma = min_scale
+            d = x - m
+            if sigma > 0.0:
+                z = d / sigma
+            else:
+                z = 0.0 if d == 0.0 else (clip if d > 0.0 else -clip)
+            if z > clip:
+                z = clip
+            elif z < -clip:
+                z = -clip
+            sp = max(0.0, sp + z - drift)
+            sm = max(0.0, sm - z - drift)
+            reference[t] = m
+            stat[t] = sp if sp >= sm else -sm
+            if sp > threshold or sm > threshold:
+                c = rp if sp >= sm else rm
+                change[t] = c
+                sp = 0.0
+                sm = 0.0
+                r = c + window  # the next reference lies wholly after the change
+                if r <= t:
+                    r = t + 1
+                rp = r
+                rm = r
+                continue
+            if sp == 0.0:
+                rp = t + 1
+            if sm == 0.0:
+                rm = t + 1
+            if sp == 0.0 and sm == 0.0:
+                r = t + 1
+
+
+def cusum(values, offsets=None, window: int = 28, *, drift: float = 1.0,
+          threshold: float = 10.0, clip: float = 4.0, min_periods: int | None = None,
+          min_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Robust two-sided CUSUM with change dates (see the module docstring).
+
+    Parameters
+    ----------
+    values : array_like of float, shape (n,)
+        Series concatenated; NaN = missing (skipped: it neither adds nor resets).
+    offsets : array_like of int, shape (n_series + 1,), optional
+    window : int
+        Reference window in slots: median and MAD of the ``window`` slots before the
+        current excursion (default four weeks of daily values).
+    drift : float
+        Page's reference value ``k`` in robust sigmas: shifts smaller than about ``2 * drift``
+        sigmas are not accumulated.
+    threshold : float
+        Page's decision interval ``h`` in robust sigmas.
+    clip : float
+        Largest ``|z|`` one value may add (Huber-type clipping against single spikes).
+    min_periods : int, optional
+        Fewest valid values a reference window needs; default ``window // 2 + 1``.
+    min_scale : float
+        Floor of the robust sigma (the unit of the values).
+
+    Returns
+    -------
+    stat : numpy.ndarray of float64, shape (n,)
+        ``S+`` where it is the larger sum, else ``-S-`` (the signed CUSUM); NaN at invalid
+        slots and in reference windows. At an alarm slot it is the value that crossed.
+    change : numpy.ndarray of int64, shape (n,)
+        At alarm slots, the index (into the concatenated array) of the slot the change is
+        dated to; -1 elsewhere.
+    reference : numpy.ndarray of float64, shape (n,)
+        The reference median each monitored slot was compared with (the level before).
+    """
+    vals, off = as_batch(values, offsets)
+    w = check_positive_int(window, "window")
+    if min_periods is None:
+        mp = w // 2 + 1
+    else:
+        mp = check_positive_int(min_periods, "min_periods")
+        if mp > w:
+            raise ConfigError(f"min_periods must lie in [1, window={w}], got {mp}")
+    k = check_nonnegative(drift, "drift")
+    h = check_nonnegative(threshold, "threshold")
+    c = check_nonnegative(clip, "clip")
+    if c <= k:
+        raise ConfigError(f"clip ({clip!r}) must exceed drift ({drift!r}), else no value can "
+                          "move the sums")
+    ms = check_nonnegative(min_scale, "min_scale")
+    n = vals.shape[0]
+    med = np.empty(n, dtype=np.float64)
+    mad = np.empty(n, dtype=np.float64)
+    launch(_rolling_stats, n, vals, off, w, 0, mp, 0.0, True, True, False, False, med, mad,
+           np.empty(0, dtype=np.float64))
+    stat = np.empty(n, dtype=np.float64)
+    change = np.empty(n, dtype=np.int64)
+    reference = np.empty(n, dtype=np.float64)
+    launch(_cusum, n, vals, off, w, med, mad, k, h, c, ms, stat, change, reference)
+    return stat, change, reference
