@@ -19,12 +19,16 @@ from griddiag.detectors.meter import (
     GapDetector,
     NegativeEnergyDetector,
     RegisterDetector,
+    ReverseEnergyDetector,
     SpikeDetector,
+    SumCheckDetector,
     UsageDetector,
+    UsageLastYearDetector,
     ZeroRunDetector,
 )
 from griddiag.detectors.profile import DETECTORS, Profile, load_profile
 from griddiag.detectors.statistical import (
+    CusumDetector,
     LevelShiftDetector,
     RobustZDetector,
     SeasonalResidualDetector,
@@ -32,6 +36,7 @@ from griddiag.detectors.statistical import (
 
 __all__ = [
     "DETECTORS",
+    "CusumDetector",
     "Detector",
     "Evaluation",
     "FlatlineDetector",
@@ -41,10 +46,13 @@ __all__ = [
     "NegativeEnergyDetector",
     "Profile",
     "RegisterDetector",
+    "ReverseEnergyDetector",
     "RobustZDetector",
     "SeasonalResidualDetector",
     "SpikeDetector",
+    "SumCheckDetector",
     "UsageDetector",
+    "UsageLastYearDetector",
     "ZeroRunDetector",
     "build_calendar",
     "daily_totals",
