@@ -37,10 +37,14 @@ db:
 # make test provisions the database itself, so the TimescaleDB tests are required, never skipped
 # (GRIDDIAG_REQUIRE_DB=1); in CI (CI=true) that cannot be turned off. pytest's own exit code is
 # the result: 5 (no tests collected) is a failure too.
+# Headless Chromium for the report's browser test comes from scripts/chromium.sh (apt, as root);
+# GRIDDIAG_REQUIRE_BROWSER=1 makes that test fail, not skip, when Chromium is still missing.
 test: setup
-	@$(GET_DSN); \
-	if [[ $${CI:-} == true ]]; then export GRIDDIAG_REQUIRE_DB=1; \
-	else export GRIDDIAG_REQUIRE_DB=$${GRIDDIAG_REQUIRE_DB:-1}; fi; \
+	@bash scripts/chromium.sh; \
+	$(GET_DSN); \
+	if [[ $${CI:-} == true ]]; then export GRIDDIAG_REQUIRE_DB=1 GRIDDIAG_REQUIRE_BROWSER=1; \
+	else export GRIDDIAG_REQUIRE_DB=$${GRIDDIAG_REQUIRE_DB:-1} \
+		GRIDDIAG_REQUIRE_BROWSER=$${GRIDDIAG_REQUIRE_BROWSER:-1}; fi; \
 	echo "make test: GRIDDIAG_TEST_DSN=$$GRIDDIAG_TEST_DSN" >&2; \
 	exec $(PYTHON) -m pytest $(PYTEST_ARGS)
 
