@@ -51,6 +51,8 @@ test: setup
 demo: setup
 	@exec $(VENV)/bin/griddiag demo
 
-bench: setup
+# the peers the benchmarks compare against (pandas, ADTK, STUMPY) are the `bench` extra
+bench:
+	@GRIDDIAG_EXTRAS=bench bash scripts/setup.sh
 	@$(GET_DSN); \
 	exec $(PYTHON) benchmarks/run_all.py
