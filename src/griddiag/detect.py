@@ -133,6 +133,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
                  end: datetime | None = None) -> pl.DataFrame:
     """Findings of one batch of whole transformer areas (see the module docstring)."""
     from griddiag.detectors.base import merge_findings
+    from griddiag.detectors.grid import sorted_readings
 
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -140,16 +141,19 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     for zone, by_zone in _by_zone(readings, assets):
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
-        by_metrics = by_zone.partition_by("metric", as_dict=True)
-        for (metric,), by_metric in by_metrics.items():
+        # sorted once (integer codes, no string work per metric); the external checks reuse
+        # it when they get the same frame (griddiag.detectors.grid.sorted_readings)
+        zone_sorted = sorted_readings(by_zone)
+        metrics = zone_sorted.metrics.to_list()
+        for metric in metrics:
             specs = [s for s in prof.detectors if not s.joint and s.applies(metric)]
             if specs:
-                parts += _run_metric(by_metric, assets, prof, specs, lo, hi)
+                parts += _run_metric(zone_sorted.subset([metric]), assets, prof, specs, lo, hi)
         for spec in (s for s in prof.detectors if s.joint):
             # a detector comparing metrics of one asset (the sum check) sees them together
-            frames = [f for (m,), f in by_metrics.items() if spec.applies(m)]
-            if frames:
-                parts += _run_metric(pl.concat(frames), assets, prof, [spec], lo, hi)
+            joint = [m for m in metrics if spec.applies(m)]
+            if joint:
+                parts += _run_metric(zone_sorted.subset(joint), assets, prof, [spec], lo, hi)
     parts += _run_external(readings, assets, prof, year, start, end)
     parts = [p for p in parts if p.height]
     if not parts:
@@ -213,9 +217,11 @@ def _run_external(readings, assets, prof, year, start, end) -> list[pl.DataFrame
     """
     out = []
     lo, hi = _period(assets, year, start, end)
-    if lo is not None:
+    # filter only when some reading lies outside: the same frame keeps the batch's sorted
+    # arrays (griddiag.detectors.grid.sorted_readings) for every check
+    if lo is not None and readings["ts"].min() < lo - timedelta(days=prof.history_days):
         readings = readings.filter(pl.col("ts") >= lo - timedelta(days=prof.history_days))
-    if hi is not None:
+    if hi is not None and readings["ts"].max() >= hi:
         readings = readings.filter(pl.col("ts") < hi)
     for ext in prof.external:
         found = ext.function()(readings, assets, dict(ext.params))

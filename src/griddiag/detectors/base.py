@@ -17,6 +17,7 @@ anomaly seen by several detectors read as one event per kind.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -201,20 +202,35 @@ def _utc(us: np.ndarray) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(TS_DTYPE)
 
 
+_PREFIX: list[tuple[weakref.ref, np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _prefix_sums(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``isfinite(vals)`` and the prefix sums of the values and of the present slots (with a
+    leading 0), reused while the same values array is described again: the detectors of one
+    grid share them instead of each taking two passes over every slot."""
+    for ref, valid, csum, vsum in _PREFIX:
+        if ref() is vals:
+            return valid, csum, vsum
+    valid = np.isfinite(vals)
+    csum = np.zeros(vals.shape[0] + 1)
+    np.cumsum(np.where(valid, vals, 0.0), out=csum[1:])
+    vsum = np.zeros(vals.shape[0] + 1, dtype=np.int64)
+    np.cumsum(valid, out=vsum[1:])
+    try:  # one entry: the grid being described (a weak reference: never a recycled id)
+        _PREFIX[:] = [(weakref.ref(vals), valid, csum, vsum)]
+    except TypeError:
+        _PREFIX.clear()
+    return valid, csum, vsum
+
+
 def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarray,
                 end: np.ndarray, peak: np.ndarray, context_hours: float) -> pl.DataFrame:
     """Numbers of every event (one row each), computed with prefix sums and ``reduceat``."""
     vals = grid.values
-    valid = np.isfinite(vals)
     interval_us = grid.series["interval_us"].to_numpy()[series]
     last = end - 1
-    # prefix sums of values and of present slots, once per call (shared with the coverage);
-    # an empty event table needs none
-    n = vals.shape[0] if start.size else 0
-    csum = np.zeros(n + 1)
-    np.cumsum(np.where(valid[:n], vals[:n], 0.0), out=csum[1:])
-    vsum = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(valid[:n], out=vsum[1:])
+    valid, csum, vsum = _prefix_sums(vals)
     ctx = np.maximum((context_hours * 3.6e9) // interval_us, 0).astype(np.int64)
     begin = ev.begin_us if ev.begin_us is not None else grid.ts_us
     expected = ev.expected[peak] if ev.expected is not None else np.full(peak.size, np.nan)

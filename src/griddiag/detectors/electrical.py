@@ -269,10 +269,10 @@ def per_series_sum(x: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def build_grid(readings: pl.DataFrame, metrics: list[str],
                asset_ids: list[str] | None = None) -> Grid:
     """Lay ``metrics`` of the given assets on each asset's regular grid (see module doc)."""
-    df = readings.filter(pl.col("metric").is_in(metrics))
-    if asset_ids is not None:
-        df = df.filter(pl.col("asset_id").is_in(asset_ids))
-    df = df.select("asset_id", pl.col("ts").dt.epoch("us").alias("t"), "metric", "value")
+    from griddiag.detectors.grid import sorted_readings
+
+    # the batch's readings sorted once for every check (no pass over the whole frame here)
+    df = sorted_readings(readings).frame(metrics, asset_ids)
     if df.height == 0:
         e = np.empty(0, dtype=np.int64)
         return Grid(np.empty(0, dtype=object), np.zeros(1, dtype=np.int64), e, e, e,
@@ -1017,9 +1017,9 @@ def detect_transformer_load(readings: pl.DataFrame, assets: pl.DataFrame,
 def local_day_index(ts_us: np.ndarray, tz) -> np.ndarray:
     """Days since 1970-01-01 of each instant (UTC microseconds) in its local time zone.
 
-    ``tz`` is one zone name or an array of one zone per instant. Every zone's UTC offset is a
-    multiple of 15 minutes, so the local day is looked up per distinct 15-minute bucket (a few
-    thousand conversions instead of one per reading).
+    ``tz`` is one zone name or an array of one zone per instant. Every zone's UTC offset
+    changes only on a quarter hour, so the offset is looked up on a 15-minute lattice over the
+    instants' span (one conversion per lattice point, then one index per reading).
     """
     ts_us = np.asarray(ts_us, dtype=np.int64)
     out = np.empty(ts_us.shape[0], dtype=np.int64)
@@ -1028,17 +1028,18 @@ def local_day_index(ts_us: np.ndarray, tz) -> np.ndarray:
     else:
         tz = np.asarray(tz).astype(str)
         groups = [(z, tz == z) for z in np.unique(tz)]
+    from griddiag.detectors.grid import _utc_offsets_us
+
     for zone, sel in groups:  # one pass per distinct zone
-        bucket = ts_us[sel] // 900_000_000
-        ub = np.sort(pl.Series(bucket).unique().to_numpy())
-        inv = np.searchsorted(ub, bucket)
-        s = pl.Series(ub * 900_000_000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        try:
-            local = s.dt.convert_time_zone(str(zone))
+        t = ts_us[sel]
+        if t.size == 0:
+            continue
+        try:  # the zone's UTC offset on a 15-minute lattice: one conversion per lattice point
+            first, offset = _utc_offsets_us(str(zone), int(t.min()), int(t.max()))
         except Exception as exc:  # polars raises ComputeError for unknown zones
             raise ConfigError(f"unknown time zone {zone!r} (asset tz or params tz); use an "
                               f"IANA name such as 'Asia/Shanghai'") from exc
-        out[sel] = local.dt.date().cast(pl.Int32).to_numpy().astype(np.int64)[inv]
+        out[sel] = (t + offset[(t - first) // 900_000_000]) // _US_PER_DAY
     return out
 
 

@@ -14,8 +14,12 @@ chosen, the slot is ``NaN`` and the series frame counts them (``n_collisions``),
 silently dropped. Exact duplicates and conflicting values for one timestamp never get here:
 ingest rejects them into the quarantine (``griddiag.ingest``).
 
-A change of interval in the middle of a history is not resampled: the grid uses the dominant
-interval, and the other stretch shows as gaps (or collisions) a user can see.
+A change of interval in the middle of a history is kept, not resampled: the series is split
+into *segments* where its step changes (a run of ``min_segment_readings`` equal steps of a new
+length, :func:`griddiag.kernels.runs.interval_segments`), and each segment is a series of the
+grid with its own interval (``segment`` numbers them), so 30-minute readings followed by
+15-minute ones are two series without gaps, and findings are reported per segment. A declared
+interval (the profile's ``[intervals]``) is taken as given: no split.
 
 The layout is the kernels' batch layout (:mod:`griddiag.kernels`): ``values`` of all series
 concatenated, ``offsets`` where each starts, plus the start time of every slot.
@@ -23,6 +27,7 @@ concatenated, ``offsets`` where each starts, plus the start time of every slot.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -35,8 +40,10 @@ from griddiag.schema import normalize_readings
 __all__ = [
     "Calendar",
     "Grid",
+    "SortedReadings",
     "build_calendar",
     "daily_totals",
+    "sorted_readings",
     "to_grid",
     "window_coverage",
 ]
@@ -46,7 +53,7 @@ _US_PER_DAY = 86_400_000_000
 
 #: Columns of :attr:`Grid.series`, one row per series in batch order.
 SERIES_COLUMNS = ("asset_id", "metric", "interval_us", "n_slots", "n_present",
-                  "n_off_grid", "n_collisions")
+                  "n_off_grid", "n_collisions", "segment")
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,112 @@ class Grid:
                     self.ts_us[keep], cal)
 
 
+@dataclass(frozen=True)
+class SortedReadings:
+    """A readings frame as arrays sorted by (asset, metric, time), for repeated selections.
+
+    The electrical and theft checks each need a few metrics of some assets of the same
+    batch; filtering the long frame by strings for each of them costs a pass over every
+    reading. Sorted once (by integer codes: lexical ranks of the ids and metrics), each
+    series is a contiguous row range and a selection costs only the rows it returns.
+    """
+
+    ids: pl.Series  # sorted distinct asset ids; an asset's code is its position
+    metrics: pl.Series  # sorted distinct metrics
+    series_asset: np.ndarray  # per series: asset code
+    series_metric: np.ndarray  # per series: metric code
+    row_offsets: np.ndarray  # rows of series i: [row_offsets[i], row_offsets[i + 1])
+    t: np.ndarray  # int64 microseconds since the epoch, UTC
+    value: np.ndarray  # float64, NaN = missing
+
+    @classmethod
+    def of(cls, readings: pl.DataFrame) -> SortedReadings:
+        ids = readings["asset_id"].unique().sort()
+        metrics = readings["metric"].unique().sort()
+        a = readings["asset_id"].cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy()
+        m = readings["metric"].cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy()
+        k = a * max(metrics.len(), 1) + m
+        t = readings["ts"].dt.epoch("us").to_numpy()
+        v = readings["value"].cast(pl.Float64).to_numpy()
+        if k.shape[0] > 1 and not np.all((k[1:] > k[:-1])
+                                          | ((k[1:] == k[:-1]) & (t[1:] >= t[:-1]))):
+            order = pl.DataFrame({"k": k, "t": t}).select(
+                pl.arg_sort_by("k", "t", maintain_order=True))["k"].to_numpy()
+            k, t, v = k[order], t[order], v[order]
+        brk = np.flatnonzero(k[1:] != k[:-1]) + 1
+        off = np.concatenate([[0], brk, [k.shape[0]]]).astype(np.int64) if k.size else \
+            np.zeros(1, dtype=np.int64)
+        sk = k[off[:-1]]
+        n_m = max(metrics.len(), 1)
+        return cls(ids, metrics, sk // n_m, sk % n_m, off, t, v)
+
+    def series(self, metrics: list[str], asset_ids: list[str] | None = None) -> np.ndarray:
+        """Indices of the series of ``metrics`` (and of ``asset_ids``, when given)."""
+        mcode = np.flatnonzero(self.metrics.is_in(
+            pl.Series(list(metrics), dtype=pl.String).implode()).to_numpy())
+        keep = np.isin(self.series_metric, mcode)
+        if asset_ids is not None:
+            acode = np.flatnonzero(self.ids.is_in(
+                pl.Series(list(asset_ids), dtype=pl.String).implode()).to_numpy())
+            keep &= np.isin(self.series_asset, acode)
+        return np.flatnonzero(keep)
+
+    def rows(self, series: np.ndarray) -> np.ndarray:
+        """Row indices of ``series`` (in series order, each in time order)."""
+        n = self.row_offsets[series + 1] - self.row_offsets[series]
+        first = np.repeat(self.row_offsets[series] - (np.cumsum(n) - n), n)
+        return first + np.arange(int(n.sum()), dtype=np.int64)
+
+    def subset(self, metrics: list[str], asset_ids: list[str] | None = None
+               ) -> SortedReadings:
+        """The selected series only (their rows copied; codes and order kept)."""
+        s = self.series(metrics, asset_ids)
+        n = self.row_offsets[s + 1] - self.row_offsets[s]
+        rows = self.rows(s)
+        off = np.zeros(s.size + 1, dtype=np.int64)
+        np.cumsum(n, out=off[1:])
+        return SortedReadings(self.ids, self.metrics, self.series_asset[s],
+                              self.series_metric[s], off, self.t[rows], self.value[rows])
+
+    @property
+    def height(self) -> int:
+        """Number of readings."""
+        return int(self.t.shape[0])
+
+    def frame(self, metrics: list[str], asset_ids: list[str] | None = None) -> pl.DataFrame:
+        """``asset_id, t, metric, value`` of the selected series (``t`` in microseconds)."""
+        s = self.series(metrics, asset_ids)
+        n = self.row_offsets[s + 1] - self.row_offsets[s]
+        rows = self.rows(s)
+        return pl.DataFrame({
+            "asset_id": self.ids.gather(np.repeat(self.series_asset[s], n)),
+            "t": self.t[rows],
+            "metric": self.metrics.gather(np.repeat(self.series_metric[s], n)),
+            "value": self.value[rows],
+        }, schema={"asset_id": pl.String, "t": pl.Int64, "metric": pl.String,
+                   "value": pl.Float64})
+
+
+_SORTED: list[tuple[weakref.ref, SortedReadings]] = []
+
+
+def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
+    """:meth:`SortedReadings.of`, reused for the very same frame (frames are immutable; a
+    weak reference makes sure a new frame with a recycled ``id`` is never taken for an old
+    one). The checks of one batch receive the same frame, so it is sorted once per batch."""
+    _SORTED[:] = [(ref, sr) for ref, sr in _SORTED if ref() is not None]  # frames gone
+    for ref, sr in _SORTED:
+        if ref() is readings:
+            return sr
+    sr = SortedReadings.of(readings)
+    try:
+        _SORTED.insert(0, (weakref.ref(readings), sr))
+    except TypeError:  # not weak-referenceable: no caching
+        return sr
+    del _SORTED[2:]
+    return sr
+
+
 def _period_us(value: datetime | None) -> int | None:
     if value is None:
         return None
@@ -126,42 +239,18 @@ def _period_us(value: datetime | None) -> int | None:
     return int(pl.Series([value]).dt.convert_time_zone("UTC").dt.epoch("us")[0])
 
 
-def _series_table(frame: pl.DataFrame, interval_minutes: dict[str, float]) -> pl.DataFrame:
-    """Per series: first/last reading, count, and the interval (declared, else the mode)."""
-    declared = pl.DataFrame(
-        {"metric": list(interval_minutes),
-         "declared_us": [int(round(m * _US_PER_MINUTE)) for m in interval_minutes.values()]},
-        schema={"metric": pl.String, "declared_us": pl.Int64},
-    )
-    table = (
-        frame.group_by("asset_id", "metric", maintain_order=True)
-        .agg(
-            pl.col("t").first().alias("first_us"),
-            pl.col("t").last().alias("last_us"),
-            pl.len().alias("n_rows"),
-            # most common step; ties go to the shorter interval (the finer grid keeps every
-            # reading in its own slot)
-            pl.col("t").diff().drop_nulls().filter(pl.col("t").diff().drop_nulls() > 0)
-            .mode().min().alias("mode_us"),
-        )
-        .join(declared, on="metric", how="left")
-        .with_columns(
-            pl.coalesce("declared_us", "mode_us", pl.lit(_US_PER_DAY, pl.Int64))
-            .alias("interval_us")
-        )
-    )
-    return table.drop("declared_us", "mode_us")
-
-
-def to_grid(readings: pl.DataFrame, *, interval_minutes: dict[str, float] | None = None,
+def to_grid(readings: pl.DataFrame | SortedReadings, *,
+            interval_minutes: dict[str, float] | None = None,
             start: datetime | None = None, end: datetime | None = None,
-            assets: pl.DataFrame | None = None) -> Grid:
+            assets: pl.DataFrame | None = None, min_segment_readings: int = 96) -> Grid:
     """Put a readings frame onto each series' regular interval grid.
 
     Parameters
     ----------
-    readings : polars.DataFrame
-        Canonical readings (``asset_id, ts, metric, value``), any order.
+    readings : polars.DataFrame or SortedReadings
+        Canonical readings (``asset_id, ts, metric, value``), any order; or the batch's
+        :class:`SortedReadings` (or a :meth:`~SortedReadings.subset` of it), which needs no
+        sort and no string work here.
     interval_minutes : dict of str to float, optional
         Declared interval per metric (the profile's ``[intervals]``); other metrics infer it.
     start, end : datetime, optional
@@ -170,54 +259,94 @@ def to_grid(readings: pl.DataFrame, *, interval_minutes: dict[str, float] | None
         each series keeps its own phase (a register read at 00:00 local stays on it).
     assets : polars.DataFrame, optional
         Assets frame; adds ``asset_kind``, ``tz``, ``register_digits`` to :attr:`Grid.series`.
+    min_segment_readings : int
+        Equal steps in a row that establish an interval: a series whose inferred interval
+        changes (two such runs with different steps) is split into segments there
+        (:func:`griddiag.kernels.runs.interval_segments`), each on its own grid.
 
     Returns
     -------
     Grid
-        Series in ``asset_id, metric`` order.
+        Series in ``asset_id, metric`` order, segments of one series in time order
+        (``segment`` counts them from 0).
     """
-    frame = normalize_readings(readings)
-    frame = (frame.with_columns(pl.col("ts").dt.epoch("us").alias("t"))
-             .sort("asset_id", "metric", "t"))
+    from griddiag.kernels.runs import interval_segments
+
+    sr = readings if isinstance(readings, SortedReadings) else \
+        SortedReadings.of(normalize_readings(readings))
     lo, hi = _period_us(start), _period_us(end)
-    if lo is not None:
-        frame = frame.filter(pl.col("t") >= lo)
+    n_in = np.diff(sr.row_offsets)
+    row_sid = np.repeat(np.arange(n_in.shape[0], dtype=np.int64), n_in)
+    t, value = sr.t, sr.value
+    if lo is not None or hi is not None:
+        keep = np.ones(t.shape[0], dtype=bool)
+        if lo is not None:
+            keep &= t >= lo
+        if hi is not None:
+            keep &= t < hi
+        if not keep.all():
+            t, value, row_sid = t[keep], value[keep], row_sid[keep]
+    if t.shape[0] == 0:
+        return empty_grid()
+    # rows of series i: [row_off[i], row_off[i + 1]) (a series emptied by the period has none)
+    row_off = np.searchsorted(row_sid, np.arange(n_in.shape[0] + 1)).astype(np.int64)
+    metric_names = sr.metrics.to_list()
+    decl = {m: int(round(x * _US_PER_MINUTE)) for m, x in (interval_minutes or {}).items()}
+    declared = np.array([decl.get(m, 0) for m in metric_names], dtype=np.int64)[
+        sr.series_metric] if metric_names else np.zeros(n_in.shape[0], dtype=np.int64)
+    seg_series, seg_row, step = interval_segments(t, row_off, declared,
+                                                  min_run=min_segment_readings)
+    step = np.where(step > 0, step, _US_PER_DAY)
+    n_seg = seg_series.shape[0]
+    seg_end_row = np.append(seg_row[1:], t.shape[0])
+    first = t[seg_row]
+    last = t[seg_end_row - 1]
+    head = np.ones(n_seg, dtype=bool)
+    head[1:] = seg_series[1:] != seg_series[:-1]
+    tail = np.ones(n_seg, dtype=bool)
+    tail[:-1] = seg_series[:-1] != seg_series[1:]
+    # grid ends: the period's bounds on each series' phase, else its first and last reading;
+    # a segment followed by another of its series ends before that one's first reading
+    t0 = first - ((first - lo) // step) * step if lo is not None else first.copy()
+    t0 = np.where(head, t0, first)
     if hi is not None:
-        frame = frame.filter(pl.col("t") < hi)
-    table = _series_table(frame, interval_minutes or {})
-    step = table["interval_us"].to_numpy()
-    first = table["first_us"].to_numpy()
-    last = table["last_us"].to_numpy()
-    # grid ends: the period's bounds on each series' phase, else its first and last reading
-    t0 = first - ((first - lo) // step) * step if lo is not None else first
-    t_last = last + ((hi - 1 - last) // step) * step if hi is not None else last
+        t_last = last + ((hi - 1 - last) // step) * step
+    else:
+        t_last = last.copy()
+    nxt = np.append(first[1:], 0)
+    t_last = np.where(tail, t_last, t0 + ((nxt - 1 - t0) // step) * step)
     n_slots = ((t_last - t0) // step + 1).astype(np.int64)
-    offsets = np.zeros(n_slots.shape[0] + 1, dtype=np.int64)
+    offsets = np.zeros(n_seg + 1, dtype=np.int64)
     np.cumsum(n_slots, out=offsets[1:])
 
-    rows = table["n_rows"].to_numpy()
-    row_series = np.repeat(np.arange(rows.shape[0]), rows)
-    t = frame["t"].to_numpy()
+    rows = seg_end_row - seg_row
+    row_series = np.repeat(np.arange(n_seg), rows)
     rel = t - t0[row_series]
     pos = offsets[:-1][row_series] + rel // step[row_series]
     off_grid = rel % step[row_series] != 0
-    hits = np.bincount(pos, minlength=int(offsets[-1]))
-    values = np.full(int(offsets[-1]), np.nan)
-    values[pos] = frame["value"].to_numpy()
-    values[hits > 1] = np.nan  # two readings in one slot: neither is chosen (module docstring)
+    n_total = int(offsets[-1])
+    hits = np.bincount(pos, minlength=n_total)
+    values = np.full(n_total, np.nan)
+    values[pos] = value
+    collided = hits > 1
+    values[collided] = np.nan  # two readings in one slot: neither is chosen (module docstring)
 
-    seq = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], n_slots)
+    seq = np.arange(n_total, dtype=np.int64) - np.repeat(offsets[:-1], n_slots)
     ts_us = np.repeat(t0, n_slots) + seq * np.repeat(step, n_slots)
-    n_series = n_slots.shape[0]
-    series = table.select("asset_id", "metric", "interval_us").with_columns(
-        pl.Series("n_slots", n_slots),
-        pl.Series("n_present", np.add.reduceat(np.isfinite(values), offsets[:-1])
-                  if n_series else np.empty(0, dtype=np.int64)),
-        pl.Series("n_off_grid", np.bincount(row_series, weights=off_grid,
-                                            minlength=n_series).astype(np.int64)),
-        pl.Series("n_collisions", np.bincount(row_series, weights=hits[pos] > 1,
-                                              minlength=n_series).astype(np.int64)),
-    )
+    seg_index = np.arange(n_seg) - np.flatnonzero(head)[np.cumsum(head) - 1]
+    series = pl.DataFrame({
+        "asset_id": sr.ids.gather(sr.series_asset[seg_series]),
+        "metric": sr.metrics.gather(sr.series_metric[seg_series]),
+        "interval_us": step.astype(np.int64),
+        "n_slots": n_slots,
+        "n_present": (np.add.reduceat(np.isfinite(values), offsets[:-1])
+                      if n_seg else np.empty(0, dtype=np.int64)).astype(np.int64),
+        "n_off_grid": np.bincount(row_series, weights=off_grid,
+                                  minlength=n_seg).astype(np.int64),
+        "n_collisions": np.bincount(row_series, weights=collided[pos],
+                                    minlength=n_seg).astype(np.int64),
+        "segment": seg_index.astype(np.int32),
+    })
     return Grid(_with_asset_attributes(series, assets), values, offsets, ts_us)
 
 
@@ -237,8 +366,9 @@ def empty_grid() -> Grid:
     series = pl.DataFrame(schema={"asset_id": pl.String, "metric": pl.String,
                                   "interval_us": pl.Int64, "n_slots": pl.Int64,
                                   "n_present": pl.Int64, "n_off_grid": pl.Int64,
-                                  "n_collisions": pl.Int64, "asset_kind": pl.String,
-                                  "tz": pl.String, "register_digits": pl.Int32})
+                                  "n_collisions": pl.Int64, "segment": pl.Int32,
+                                  "asset_kind": pl.String, "tz": pl.String,
+                                  "register_digits": pl.Int32})
     z = np.empty(0, dtype=np.int64)
     return Grid(series, np.empty(0), np.zeros(1, dtype=np.int64), z)
 

@@ -11,9 +11,11 @@ of utility meter-data VEE (validation, editing and estimation) rule sets; the th
 A slot is valid when its value is finite; NaN and +-inf are both invalid (see
 :mod:`griddiag.kernels.rolling`). Runs never cross from one series of the batch into the next.
 
-These kernels do O(1) work per slot and are bound by memory, not arithmetic: they loop over
-the series on one thread (``parallel=True`` would add seconds of compile time and a thread
-wake-up per call for no gain).
+These kernels do O(1) work per slot and are bound by memory, not arithmetic: each reads the
+values once and writes each output slot once, testing the slot in the same pass (no
+temporary mask array). They loop over the series on one thread: ``parallel=True`` would add
+seconds of compile time (issue 3 keeps the whole profile's cold compile under 30 s) and a
+thread wake-up per call for little gain on a memory-bound loop.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from griddiag.config import JIT_SERIAL
+from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import (
     as_batch,
@@ -32,11 +35,20 @@ from griddiag.kernels._validate import (
     check_positive_int,
 )
 
-__all__ = ["RUN_DTYPE", "constant_runs", "mask_runs", "nan_runs", "run_table", "zero_runs"]
+__all__ = ["RUN_DTYPE", "constant_runs", "interval_segments", "mask_runs", "nan_runs",
+           "run_table", "zero_runs"]
 
 #: dtype of per-slot run lengths: a series is shorter than 2**31 slots (4 000 years of
 #: 1-minute data), and half the bytes of int64 keeps these memory-bound kernels fast and small.
 RUN_DTYPE = np.int32
+
+
+@njit(**JIT_SERIAL)
+def _fill(out, i, j):
+    """Every slot of the run ``[i, j)`` gets its length."""
+    n = j - i
+    for k in range(i, j):
+        out[k] = n
 
 
 @njit(**JIT_SERIAL)
@@ -54,8 +66,46 @@ def _mask_runs(mask, offsets, out):
             j = i + 1
             while j < b and mask[j]:
                 j += 1
-            for k in range(i, j):
-                out[k] = j - i
+            _fill(out, i, j)
+            i = j
+
+
+@njit(**JIT_SERIAL)
+def _nan_runs(values, offsets, out):
+    """Length of the run of invalid (NaN or +-inf) values containing each slot."""
+    for s in range(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        i = a
+        while i < b:
+            if np.isfinite(values[i]):
+                out[i] = 0
+                i += 1
+                continue
+            j = i + 1
+            while j < b and not np.isfinite(values[j]):
+                j += 1
+            _fill(out, i, j)
+            i = j
+
+
+@njit(**JIT_SERIAL)
+def _zero_runs(values, offsets, tolerance, out):
+    """Length of the run of valid ``|x| <= tolerance`` containing each slot (NaN and inf
+    compare False: not zero)."""
+    for s in range(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        i = a
+        while i < b:
+            if not abs(values[i]) <= tolerance:
+                out[i] = 0
+                i += 1
+                continue
+            j = i + 1
+            while j < b and abs(values[j]) <= tolerance:
+                j += 1
+            _fill(out, i, j)
             i = j
 
 
@@ -72,9 +122,15 @@ def _constant_runs(values, offsets, tolerance, out):
                 out[i] = 0
                 i += 1
                 continue
+            j = i + 1
+            if tolerance == 0.0:  # identical values: one comparison per slot (NaN != v)
+                while j < b and values[j] == v:
+                    j += 1
+                _fill(out, i, j)
+                i = j
+                continue
             lo = v
             hi = v
-            j = i + 1
             while j < b:
                 u = values[j]
                 if not np.isfinite(u):
@@ -86,8 +142,7 @@ def _constant_runs(values, offsets, tolerance, out):
                 lo = nlo
                 hi = nhi
                 j += 1
-            for k in range(i, j):
-                out[k] = j - i
+            _fill(out, i, j)
             i = j
 
 
@@ -158,7 +213,7 @@ def nan_runs(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_mask_runs, vals.shape[0], ~np.isfinite(vals), off, out)
+    launch(_nan_runs, vals.shape[0], vals, off, out)
     return out
 
 
@@ -171,9 +226,7 @@ def zero_runs(values, offsets=None, *, tolerance: float = 0.0) -> np.ndarray:
     vals, off = as_batch(values, offsets)
     tol = check_nonnegative(tolerance, "tolerance")
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    with np.errstate(invalid="ignore"):
-        zero = np.abs(vals) <= tol  # NaN and inf compare False: not zero
-    launch(_mask_runs, vals.shape[0], zero, off, out)
+    launch(_zero_runs, vals.shape[0], vals, off, tol, out)
     return out
 
 
@@ -222,3 +275,177 @@ def run_table(run_length, offsets=None, *, min_length: int = 1
                       high=2**31)
     mn = check_positive_int(min_length, "min_length")
     return launch(_run_table, rl.shape[0], rl, off, mn)
+
+
+# -- interval segments: runs of equal steps between timestamps --------------------------------
+
+
+@njit(**JIT_SERIAL)
+def _step_mode(t, a, b):
+    """Most common positive step of ``t[a:b]`` (ties: the shorter step; -1 when none)."""
+    n = b - a - 1
+    if n <= 0:
+        return -1
+    d = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(a, b - 1):
+        x = t[i + 1] - t[i]
+        if x > 0:
+            d[k] = x
+            k += 1
+    if k == 0:
+        return -1
+    d = np.sort(d[:k])
+    best = d[0]
+    best_n = 0
+    i = 0
+    while i < k:
+        j = i + 1
+        while j < k and d[j] == d[i]:
+            j += 1
+        if j - i > best_n:  # strictly more: an equal count keeps the shorter step
+            best_n = j - i
+            best = d[i]
+        i = j
+    return best
+
+
+@njit(**JIT_SERIAL)
+def _boundary(t, e, i, d_old, d_new):
+    """First row of the new segment, in ``[min(e + 1, i), i]``: the one that leaves the fewest
+    steps off their segment's grid (a step not a multiple of its interval); ties go to the
+    latest row. ``e`` is the last reading of the old regime, ``i`` the first of the new one's
+    run: readings between them (a missing reading broke the new regime's first run) go to
+    the grid they fit."""
+    lo = min(e + 1, i)
+    best = i
+    best_cost = 1 << 62
+    for k in range(lo, i + 1):
+        cost = 0
+        for j in range(e, k - 1):  # steps inside the old segment
+            if (t[j + 1] - t[j]) % d_old != 0:
+                cost += 1
+        for j in range(k, i):  # steps inside the new segment, before its run
+            if (t[j + 1] - t[j]) % d_new != 0:
+                cost += 1
+        if cost <= best_cost:
+            best_cost = cost
+            best = k
+    return best
+
+
+@njit(**JIT_SERIAL)
+def _segments_of(t, a, b, declared, min_run, start, step, pos):
+    """Segments of series ``t[a:b]``; writes rows ``pos...`` when there is room; returns
+    the next row.
+
+    A *regime* is a run of at least ``min_run`` equal positive steps. With regimes of more
+    than one step the series splits where the regime's step changes (:func:`_boundary`
+    places the cut); each segment takes its regime's step. Otherwise, one segment on the
+    series' most common step (``declared`` > 0 wins).
+    """
+    room = start.shape[0]
+    if b <= a:  # an empty series has no segment
+        return pos
+    if declared > 0 or b - a < 2:
+        if pos < room:
+            start[pos] = a
+            step[pos] = declared if declared > 0 else _step_mode(t, a, b)
+        return pos + 1
+    first = pos
+    cur = -1
+    last_cur = a  # last reading of the current regime's latest run
+    i = a
+    while i < b - 1:
+        d = t[i + 1] - t[i]
+        j = i + 1
+        while j < b - 1 and t[j + 1] - t[j] == d:
+            j += 1
+        if d > 0 and j - i >= min_run and d != cur:
+            if cur < 0:  # the first regime: its segment starts with the series
+                if pos < room:
+                    start[pos] = a
+                    step[pos] = d
+            elif pos < room:
+                start[pos] = _boundary(t, last_cur, i, cur, d)
+                step[pos] = d
+            pos += 1
+            cur = d
+        if d == cur and j - i >= min_run:
+            last_cur = j
+        i = j
+    if pos - first <= 1:  # one regime or none: the series keeps its most common step
+        if first < room:
+            start[first] = a
+            step[first] = _step_mode(t, a, b)
+        return first + 1
+    return pos
+
+
+@njit(**JIT_SERIAL)
+def _interval_segments(t, offsets, declared, min_run):
+    n_series = offsets.shape[0] - 1
+    counts = np.zeros(n_series + 1, dtype=np.int64)
+    empty = np.empty(0, dtype=np.int64)
+    for s in range(n_series):
+        counts[s + 1] = _segments_of(t, offsets[s], offsets[s + 1], declared[s], min_run,
+                                     empty, empty, 0)
+    first = np.cumsum(counts)
+    total = first[n_series]
+    start = np.empty(total, dtype=np.int64)
+    step = np.empty(total, dtype=np.int64)
+    series = np.empty(total, dtype=np.int64)
+    for s in range(n_series):
+        a = first[s]
+        z = first[s + 1]
+        _segments_of(t, offsets[s], offsets[s + 1], declared[s], min_run, start[a:z],
+                     step[a:z], 0)
+        series[a:z] = s
+    return series, start, step
+
+
+def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split each series of timestamps where its reading interval changes.
+
+    A series' interval is the most common positive step between consecutive timestamps
+    (ties go to the shorter step, whose grid keeps every reading in its own slot). A few
+    missing readings do not change it, and neither does a stretch of missing ones (one long
+    step). An interval *change* (a meter reprogrammed from 30 to 15 minutes) shows as two
+    *regimes*: runs of at least ``min_run`` equal steps with different lengths. The series is
+    then split where the new regime begins (readings between the old regime's last run and
+    the new one's first long run go to the segment whose interval they fit: a missing reading
+    early in the new regime does not leave its first readings on the old grid), and every
+    segment keeps its own step, so neither part is resampled or shown as a stretch of gaps.
+
+    Parameters
+    ----------
+    t_us : array_like of int64, shape (n,)
+        Timestamps (e.g. microseconds), non-decreasing within each series.
+    offsets : array_like of int, shape (n_series + 1,), optional
+    declared_us : array_like of int64, shape (n_series,), optional
+        A declared interval per series (> 0): no split, that step. ``<= 0``: infer.
+    min_run : int
+        Equal steps in a row that make a regime (96: a day of 15-minute readings).
+
+    Returns
+    -------
+    (series, start, step) : tuple of numpy.ndarray of int64
+        One row per segment, in series order: its series, its first row (index into
+        ``t_us``; a segment runs to the next one's first row or its series' end) and its
+        step (-1 when the series has no positive step: a single reading). An empty series
+        has no segment.
+    """
+    t = np.asarray(t_us)
+    if t.ndim != 1 or t.dtype.kind not in "iu":
+        raise ConfigError(f"t_us must be a 1-D integer array (microseconds), got dtype "
+                          f"{t.dtype} and shape {t.shape}")
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    off = check_offsets(offsets, t.shape[0])
+    n_series = off.shape[0] - 1
+    if declared_us is None:
+        dec = np.zeros(n_series, dtype=np.int64)
+    else:
+        dec = as_int_array(declared_us, "declared_us", length=n_series)
+    mr = check_positive_int(min_run, "min_run")
+    return launch(_interval_segments, t.shape[0], t, off, dec, mr)
