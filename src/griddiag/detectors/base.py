@@ -313,11 +313,13 @@ def merge_findings(findings: pl.DataFrame) -> pl.DataFrame:
         .fill_null(True).cum_sum().alias("_grp"),
     )
     merged = f.group_by("_grp", maintain_order=True).agg(
-        pl.all().sort_by(["_rank", "score"], descending=[True, True], nulls_last=True)
+        # ties broken by start and detector so the result never depends on input row order
+        pl.all().sort_by(["_rank", "score", "start", "detector"],
+                         descending=[True, True, False, False], nulls_last=True)
         .first(),
         pl.col("start").min().alias("_start"),
         pl.col("end").max().alias("_end"),
-        pl.col("detector").unique(maintain_order=True).str.join("+").alias("_detectors"),
+        pl.col("detector").unique().sort().str.join("+").alias("_detectors"),
     )
     return merged.with_columns(
         pl.col("_start").alias("start"), pl.col("_end").alias("end"),
