@@ -141,3 +141,138 @@ def test_mean_shift_finds_a_known_step():
     assert got["after"][0] - got["before"][0] == pytest.approx(0.4, abs=0.05)
     flat = K.mean_shift(rng.normal(0, 0.1, 730))
     assert flat["p_value"][0] > 0.01
+
+
+# -- summary kernels --------------------------------------------------------------------------
+
+N_SERIES = 4 if JIT_OFF else 12
+
+
+def _readings_batch(rng):
+    """Series of 15-minute readings (some hourly, some sparse) with NaN, inf, a constant and
+    an empty series, sorted by time within each."""
+    parts, ts_parts = [], []
+    t0 = 1_703_980_800_000_000  # 2023-12-31 00:00 UTC
+    for i in range(N_SERIES):
+        kind = i % 6
+        n = 0 if kind == 3 else int(rng.integers(1, 200 if JIT_OFF else 3000))
+        step = 3_600_000_000 if kind == 4 else 900_000_000
+        ts = t0 + np.sort(rng.integers(0, n * 2 + 1, n)) * step // 2
+        x = np.round(rng.gamma(2.0, 0.2, n), 2)
+        if kind == 2:
+            x[:] = 0.25
+        if kind == 5 and n:
+            x[rng.random(n) < 0.2] = np.nan
+            x[0] = np.inf
+        parts.append(x)
+        ts_parts.append(ts.astype(np.int64))
+    off = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    return np.concatenate(parts), off, np.concatenate(ts_parts)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_hourly_sums_match_reference(seed):
+    rng = np.random.default_rng(seed)
+    v, off, ts = _readings_batch(rng)
+    shift = np.where(np.arange(N_SERIES) % 3 == 1, 1_800_000_000, 0).astype(np.int64)
+    got = K.hourly_sums(v, off, ts, shift)
+    want = R.hourly_sums(v, off, ts, shift)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_hourly_sums_checks_time_order():
+    with pytest.raises(ConfigError, match="must not decrease within a series"):
+        K.hourly_sums([1.0, 2.0], [0, 2], np.array([5, 4]), np.zeros(1, np.int64))
+    # a new series may start earlier than the previous one ended
+    off, key, *_ = K.hourly_sums([1.0, 2.0], [0, 1, 2],
+                                 np.array([K.HOUR_US * 5, 0]), np.zeros(2, np.int64))
+    assert off.tolist() == [0, 1, 2] and key.tolist() == [5, 0]
+    empty = K.hourly_sums(np.empty(0), [0], np.empty(0, np.int64), np.empty(0, np.int64))
+    assert empty[0].tolist() == [0] and empty[1].size == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_day_summary_matches_reference(seed):
+    from griddiag.yoy.summary import _zone_table
+
+    rng = np.random.default_rng(seed)
+    v, off, ts = _readings_batch(rng)
+    zones = ["Asia/Shanghai", "Asia/Kolkata", "America/New_York"]
+    shifts = [0, 1_800_000_000, 0]
+    zone = np.arange(N_SERIES) % 3
+    h = K.hourly_sums(v, off, ts, np.array([shifts[z] for z in zone], dtype=np.int64))
+    tabs = [_zone_table(zones[z], 2024, shifts[z]) for z in range(3)]
+    width = max(t[1].size for t in tabs)
+
+    def pad(k, fill):
+        return np.stack([np.pad(t[k], (0, width - t[k].size), constant_values=fill)
+                         for t in tabs])
+
+    tables = (np.array([t[0] for t in tabs]), pad(1, -1), pad(2, 0), pad(3, 0))
+    energy = np.arange(N_SERIES) % 2 == 0
+    got = K.day_summary(h[0], h[1], h[2], h[3], zone, energy, tables, n_days=366)
+    want = R.day_summary(h[0], h[1], h[2], h[3], zone, energy, tables, n_days=366)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-12, equal_nan=True, err_msg=k)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_degree_day_fits_match_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n_days = 60 if JIT_OFF else 365
+    ys, ts, ws = [], [], []
+    for i in range(6):
+        t = rng.normal(15, 8, n_days)
+        w = (np.arange(n_days) % 7 >= 5).astype(float)
+        y = 10 + 0.5 * np.maximum(16 - t, 0) + 0.8 * np.maximum(t - 19.5, 0) - 2 * w \
+            + rng.normal(0, 1, n_days)
+        if i == 1:
+            t = np.full(n_days, 25.0)  # no heating days: the HDD column has no spread
+        if i == 2:
+            y[30:] = np.nan  # too few days (fewer than 30 known)
+            y[:5] = np.nan
+        if i == 3:
+            t[::3] = np.nan
+            y[5] = np.inf
+        if i == 4:
+            w[:] = 0.0
+        ys.append(y)
+        ts.append(t)
+        ws.append(w)
+    off = np.arange(7, dtype=np.int64) * n_days
+    kw = dict(hdd_base_c=16.0, cdd_base_c=19.5, min_days=30)
+    got = K.degree_day_fits(np.concatenate(ys), np.concatenate(ts), np.concatenate(ws), off,
+                            **kw)
+    want = R.degree_day_fits(np.concatenate(ys), np.concatenate(ts), np.concatenate(ws), off,
+                             **kw)
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-10)
+    assert not got[2][2] and got[2][0]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rolling_median_matches_polars(seed):
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    v, off = _batch(rng, 14)
+    got = K.rolling_median(v, off, window=7, min_known=4)
+    want = np.concatenate([
+        pl.Series(v[off[i]:off[i + 1]]).fill_nan(None)
+        .rolling_median(7, min_samples=4, center=True).cast(pl.Float64).fill_null(np.nan)
+        .to_numpy() if off[i + 1] > off[i] else np.empty(0)
+        for i in range(len(off) - 1)])
+    # polars treats inf as a value; the kernel drops it like NaN (invalid = missing)
+    keep = np.isfinite(v)
+    v2 = np.where(keep, v, np.nan)
+    want2 = np.concatenate([
+        pl.Series(v2[off[i]:off[i + 1]]).fill_nan(None)
+        .rolling_median(7, min_samples=4, center=True).cast(pl.Float64).fill_null(np.nan)
+        .to_numpy() if off[i + 1] > off[i] else np.empty(0)
+        for i in range(len(off) - 1)])
+    _close(got, want2)
+    assert want.shape == got.shape
+    with pytest.raises(ConfigError, match="odd"):
+        K.rolling_median(v, off, window=6)

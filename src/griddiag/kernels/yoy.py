@@ -18,6 +18,18 @@ and call numba kernels that run over pairs in parallel (``prange``); the plain r
 - :func:`mean_shift`: the single change of mean of each series (CUSUM, Page 1954, Biometrika
   41:100), its location and p-value from the Kolmogorov distribution of the supremum of a
   Brownian bridge (the CUSUM's limit under no change), with the same AR(1) correction.
+
+The yearly summary is built from readings by two more batch kernels, so that a year of
+15-minute data of a thousand meters costs two passes over flat arrays instead of one Python
+or polars step per asset:
+
+- :func:`hourly_sums`: readings (sorted by time within each series) -> sum, count, max and min
+  per local hour;
+- :func:`day_summary`: hourly sums -> per local day of one year: value, coverage count, peak and
+  its hour, night base load, and the month x weekday x hour profile (the yearly summary's
+  arrays, see :mod:`griddiag.yoy.summary`);
+- :func:`degree_day_fits`: the degree-day regression of every series at once;
+- :func:`rolling_median`: the centred running median behind the volatility measure.
 """
 
 from __future__ import annotations
@@ -32,12 +44,19 @@ from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import as_batch, check_positive_int
 
 __all__ = [
+    "HOUR_US",
     "QUANTILES",
+    "day_summary",
+    "degree_day_fits",
     "distribution_shift",
+    "hourly_sums",
     "kolmogorov_sf",
     "mean_shift",
     "paired_change",
+    "rolling_median",
 ]
+
+HOUR_US = 3_600_000_000
 
 #: Quantiles whose change :func:`distribution_shift` reports (p5, p50, p95).
 QUANTILES = (0.05, 0.5, 0.95)
@@ -404,3 +423,444 @@ def kolmogorov_sf(x) -> np.ndarray:
     """Survival function of the Kolmogorov distribution (``scipy.stats.kstwobign.sf``)."""
     arr = np.atleast_1d(np.asarray(x, dtype=np.float64))
     return np.array([_kolmogorov_sf(float(v)) for v in arr])
+
+
+# -- hourly sums and the day summary -----------------------------------------------------------
+
+@njit(**JIT_SERIAL)
+def _hour_key(ts, shift):
+    # floor division (numba's // floors like Python's, also before 1970)
+    return (ts + shift) // HOUR_US
+
+
+@njit(**JIT)
+def _count_hours(offsets, ts_us, values, shift_us, n_hours):
+    for s in prange(offsets.shape[0] - 1):
+        n = 0
+        sh = shift_us[s]
+        edge = np.int64(0)  # start of the next hour: times ascend, so one division an hour
+        for i in range(offsets[s], offsets[s + 1]):
+            if not np.isfinite(values[i]):
+                continue
+            if n == 0 or ts_us[i] >= edge:
+                k = _hour_key(ts_us[i], sh)
+                edge = (k + 1) * HOUR_US - sh
+                n += 1
+        n_hours[s] = n
+
+
+@njit(**JIT)
+def _fill_hours(offsets, ts_us, values, shift_us, out_off, key, hsum, hcnt, hmax, hmin):
+    for s in prange(offsets.shape[0] - 1):
+        j = out_off[s] - 1
+        sh = shift_us[s]
+        edge = np.int64(0)
+        first = True
+        for i in range(offsets[s], offsets[s + 1]):
+            v = values[i]
+            if not np.isfinite(v):
+                continue
+            if first or ts_us[i] >= edge:
+                k = _hour_key(ts_us[i], sh)
+                edge = (k + 1) * HOUR_US - sh
+                j += 1
+                first = False
+                key[j] = k
+                hsum[j] = v
+                hcnt[j] = 1
+                hmax[j] = v
+                hmin[j] = v
+            else:
+                hsum[j] += v
+                hcnt[j] += 1
+                if v > hmax[j]:
+                    hmax[j] = v
+                if v < hmin[j]:
+                    hmin[j] = v
+
+
+def hourly_sums(values, offsets, ts_us, shift_us):
+    """Sum, count, max and min of each series' readings per hour.
+
+    Parameters
+    ----------
+    values, offsets : array_like
+        Readings of each series, concatenated; invalid values (NaN, +-inf) are dropped.
+    ts_us : array_like of int64
+        Each reading's UTC time in microseconds, non-decreasing within a series.
+    shift_us : array_like of int64
+        Per series, the zone's UTC offset modulo one hour (0 for whole-hour zones, 1,800,000,000
+        for India's +05:30): the local hour holding ``ts`` has key
+        ``(ts + shift) // HOUR_US`` and starts at UTC ``key * HOUR_US - shift``.
+
+    Returns
+    -------
+    tuple
+        ``(offsets, key, sum, count, max, min)``: per series its hours in time order.
+    """
+    v, off = as_batch(values, offsets)
+    n_series = off.shape[0] - 1
+    ts = np.asarray(ts_us)
+    if ts.ndim != 1 or ts.shape[0] != v.shape[0] or ts.dtype.kind not in "iu":
+        raise_shape("ts_us", v.shape[0], ts)
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    sh = np.asarray(shift_us)
+    if sh.ndim != 1 or sh.shape[0] != n_series or sh.dtype.kind not in "iu":
+        raise_shape("shift_us", n_series, sh)
+    sh = np.ascontiguousarray(sh, dtype=np.int64)
+    if v.shape[0] > 1:
+        back = np.diff(ts) < 0
+        inner = off[1:-1]
+        inner = inner[(inner > 0) & (inner < v.shape[0])]
+        back[inner - 1] = False  # a new series may start earlier
+        if back.any():
+            from griddiag.exceptions import ConfigError
+
+            i = int(np.flatnonzero(back)[0]) + 1
+            raise ConfigError(f"ts_us must not decrease within a series: position {i} "
+                              f"({int(ts[i])}) is before position {i - 1} ({int(ts[i - 1])}); "
+                              "sort each series by time first")
+    n_hours = np.empty(n_series, dtype=np.int64)
+    launch(_count_hours, v.shape[0], off, ts, v, sh, n_hours)
+    out_off = np.zeros(n_series + 1, dtype=np.int64)
+    np.cumsum(n_hours, out=out_off[1:])
+    m = int(out_off[-1])
+    key = np.empty(m, dtype=np.int64)
+    hsum, hmax, hmin = np.empty(m), np.empty(m), np.empty(m)
+    hcnt = np.empty(m, dtype=np.int64)
+    launch(_fill_hours, v.shape[0], off, ts, v, sh, out_off, key, hsum, hcnt, hmax, hmin)
+    return out_off, key, hsum, hcnt, hmax, hmin
+
+
+def raise_shape(name, n, arr):
+    from griddiag.exceptions import ConfigError
+
+    raise ConfigError(f"{name} must be a 1-D integer array of {n} elements, got shape "
+                      f"{np.shape(arr)} and dtype {np.asarray(arr).dtype}")
+
+
+#: Slots of the day arrays (day of the local year - 1; the last is empty in a common year).
+N_DAYS = 366
+#: Slots of the profile: month x weekday x local hour.
+N_PROFILE = 12 * 7 * 24
+
+
+#: Significant digits an hour's sum is rounded to before a summary uses it. Readings are
+#: quantised (a meter's 0.01 kWh), so equal hours and days are common, and the order in
+#: which a store adds an hour's readings (SQL, a lazy scan, this package's kernel) moves
+#: their sum by an ulp: unrounded, that would break or make ties and change a KS statistic,
+#: a quantile or a peak hour with where the data were aggregated. 12 digits is far beyond
+#: any meter's resolution and far above rounding noise.
+SUM_DIGITS = 12
+
+
+@njit(**JIT_SERIAL)
+def _round_sig(x):
+    """``x`` rounded to ``SUM_DIGITS`` significant digits (0, NaN and inf unchanged)."""
+    if x == 0.0 or not np.isfinite(x):
+        return x
+    e = math.floor(math.log10(abs(x))) - (SUM_DIGITS - 1)
+    if e >= 0:
+        q = 10.0 ** e
+        return round(x / q) * q
+    q = 10.0 ** (-e)
+    return round(x * q) / q
+
+
+@njit(**JIT)
+def _day_summary(h_off, key, hsum, hcnt, zone, is_energy, tab_start, tab_doy, tab_hour,
+                 tab_slot, n_days, min_cov, night_lo, night_hi, per_day, has_year,
+                 d_value, d_count, d_peak, d_peak_hour, d_base, p_sum, p_count):
+    n_tab = tab_doy.shape[1]
+    for s in prange(h_off.shape[0] - 1):
+        z = zone[s]
+        t0 = tab_start[z]
+        dsum = np.zeros(N_DAYS)
+        dn = np.zeros(N_DAYS, dtype=np.int64)
+        seen = np.zeros(N_DAYS, dtype=np.bool_)
+        n_seen = 0
+        for j in range(h_off[s], h_off[s + 1]):
+            t = key[j] - t0
+            if t < 0 or t >= n_tab:
+                continue
+            d = tab_doy[z, t]
+            if d < 0:
+                continue
+            dsum[d] += _round_sig(hsum[j])
+            dn[d] += hcnt[j]
+            if not seen[d]:
+                seen[d] = True
+                n_seen += 1
+        for d in range(N_DAYS):
+            d_value[s, d] = np.nan
+            d_peak[s, d] = np.nan
+            d_peak_hour[s, d] = np.nan
+            d_base[s, d] = np.nan
+            d_count[s, d] = 0.0 if d < n_days else np.nan
+        for k in range(p_sum.shape[1]):
+            p_sum[s, k] = 0.0
+            p_count[s, k] = 0.0
+        if n_seen == 0:
+            per_day[s] = np.nan
+            has_year[s] = False
+            continue
+        has_year[s] = True
+        # readings a day holds: the 90th percentile ("nearest") of the daily counts
+        counts = np.empty(n_seen, dtype=np.int64)
+        i = 0
+        for d in range(N_DAYS):
+            if seen[d]:
+                counts[i] = dn[d]
+                i += 1
+        counts.sort()
+        pd = float(counts[int(math.floor((n_seen - 1) * 0.9 + 0.5))])
+        per_day[s] = pd
+        hourly_ok = pd >= 24.0
+        energy = is_energy[s]
+        peak = np.full(N_DAYS, -np.inf)
+        peak_h = np.full(N_DAYS, -1.0)
+        base = np.full(N_DAYS, np.inf)
+        for j in range(h_off[s], h_off[s + 1]):
+            t = key[j] - t0
+            if t < 0 or t >= n_tab:
+                continue
+            d = tab_doy[z, t]
+            if d < 0:
+                continue
+            hs = _round_sig(hsum[j])
+            if energy:
+                level = hs / hcnt[j] * pd / 24.0
+            else:
+                level = hs / hcnt[j]
+            h = tab_hour[z, t]
+            if level >= peak[d]:  # ties: the later hour, as a stable sort's last
+                peak[d] = level
+                peak_h[d] = h
+            if night_lo <= h < night_hi and level < base[d]:
+                base[d] = level
+            if hourly_ok:
+                slot = tab_slot[z, t] + h
+                p_sum[s, slot] += level
+                p_count[s, slot] += 1.0
+        for d in range(N_DAYS):
+            if not seen[d]:
+                continue
+            n = dn[d]
+            d_count[s, d] = float(n)
+            if not n < min_cov * pd:
+                if energy:
+                    d_value[s, d] = dsum[d] / n * pd
+                else:
+                    d_value[s, d] = dsum[d] / n
+            if hourly_ok:
+                d_peak[s, d] = peak[d]
+                d_peak_hour[s, d] = peak_h[d]
+                if base[d] < np.inf:
+                    d_base[s, d] = base[d]
+
+
+def day_summary(h_offsets, key, hsum, hcount, zone, is_energy, tables, *, n_days: int,
+                min_coverage: float = 0.5, night_hours=(0, 6)):
+    """Per series and local day of one year, from :func:`hourly_sums`.
+
+    Parameters
+    ----------
+    h_offsets, key, hsum, hcount : numpy.ndarray
+        Hours of each series (``hourly_sums`` output), in time order.
+    zone : numpy.ndarray of int
+        Per series, its row of ``tables``.
+    is_energy : numpy.ndarray of bool
+        Per series: interval energy (an hour's level is its mean reading times the readings a
+        day holds over 24, i.e. kWh in the hour; a day's value is the day's energy) or a level
+        metric (means).
+    tables : tuple
+        ``(start, doy, hour, slot)``: per zone (row), hour keys ``start .. start + n`` mapped to
+        the local day of the year (``-1`` outside it), local hour and the profile slot of the
+        local date (``month * 168 + weekday * 24``).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``per_day`` (the 90th percentile of daily counts: readings a full day holds;
+        hour sums enter rounded to ``SUM_DIGITS`` significant digits),
+        ``has_year`` (any reading in the year), ``day_value`` (NaN when fewer than
+        ``min_coverage`` of ``per_day`` are present), ``day_count``, ``day_peak``,
+        ``day_peak_hour``, ``day_base`` (minimum hourly level over ``night_hours``; these three
+        only with hourly data, ``per_day >= 24``), ``profile_sum``, ``profile_count``.
+    """
+    n = h_offsets.shape[0] - 1
+    out = {"per_day": np.empty(n), "has_year": np.empty(n, dtype=np.bool_)}
+    for k in ("day_value", "day_count", "day_peak", "day_peak_hour", "day_base"):
+        out[k] = np.empty((n, N_DAYS))
+    out["profile_sum"] = np.empty((n, N_PROFILE))
+    out["profile_count"] = np.empty((n, N_PROFILE))
+    start, doy, hour, slot = tables
+    launch(_day_summary, int(key.shape[0]), np.ascontiguousarray(h_offsets, dtype=np.int64),
+           np.ascontiguousarray(key, dtype=np.int64), np.ascontiguousarray(hsum, np.float64),
+           np.ascontiguousarray(hcount, dtype=np.int64),
+           np.ascontiguousarray(zone, dtype=np.int64),
+           np.ascontiguousarray(is_energy, dtype=np.bool_),
+           np.ascontiguousarray(start, dtype=np.int64), np.ascontiguousarray(doy, np.int64),
+           np.ascontiguousarray(hour, np.int64), np.ascontiguousarray(slot, np.int64),
+           int(n_days), float(min_coverage), int(night_hours[0]), int(night_hours[1]),
+           out["per_day"], out["has_year"], out["day_value"], out["day_count"],
+           out["day_peak"], out["day_peak_hour"], out["day_base"], out["profile_sum"],
+           out["profile_count"])
+    return out
+
+
+# -- degree-day regressions --------------------------------------------------------------------
+
+@njit(**JIT)
+def _degree_day_fits(y, t, w, offsets, hdd_base, cdd_base, min_days, coef, cov, ok_out):
+    for s in prange(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        for k in range(4):
+            coef[s, k] = 0.0
+            for m in range(4):
+                cov[s, k, m] = 0.0
+        ok_out[s] = False
+        n = 0
+        for i in range(a, b):
+            if np.isfinite(y[i]) and np.isfinite(t[i]):
+                n += 1
+        if n < min_days:
+            continue
+        x = np.empty((n, 4))
+        yy = np.empty(n)
+        j = 0
+        for i in range(a, b):
+            if np.isfinite(y[i]) and np.isfinite(t[i]):
+                x[j, 0] = 1.0
+                x[j, 1] = max(hdd_base - t[i], 0.0)
+                x[j, 2] = max(t[i] - cdd_base, 0.0)
+                x[j, 3] = w[i]
+                yy[j] = y[i]
+                j += 1
+        # a regressor without spread (no cooling days, no rest days) is left out
+        keep = np.zeros(4, dtype=np.int64)
+        nk = 1
+        for k in range(1, 4):
+            lo = x[0, k]
+            hi = x[0, k]
+            for i in range(n):
+                lo = min(lo, x[i, k])
+                hi = max(hi, x[i, k])
+            if hi - lo > 0.0:
+                keep[nk] = k
+                nk += 1
+        xk = np.empty((n, nk))
+        for i in range(n):
+            for k in range(nk):
+                xk[i, k] = x[i, keep[k]]
+        c, _, _, _ = np.linalg.lstsq(xk, yy)
+        r = yy - xk @ c
+        dof = max(n - nk, 1)
+        s2 = 0.0
+        for i in range(n):
+            s2 += r[i] * r[i]
+        s2 /= dof
+        # lag-1 correlation of the residuals (np.corrcoef of r[1:] and r[:-1])
+        rho = 0.0
+        if n > 3:
+            sd = r.std()
+            if sd > 0.0:
+                u = r[1:]
+                v = r[:-1]
+                mu = u.mean()
+                mv = v.mean()
+                suv = 0.0
+                suu = 0.0
+                svv = 0.0
+                for i in range(n - 1):
+                    suv += (u[i] - mu) * (v[i] - mv)
+                    suu += (u[i] - mu) ** 2
+                    svv += (v[i] - mv) ** 2
+                rho = suv / math.sqrt(suu * svv) if suu > 0.0 and svv > 0.0 else np.nan
+        rr = min(max(rho, 0.0), MAX_RHO) if np.isfinite(rho) else np.nan
+        infl = (1.0 + rr) / (1.0 - rr)
+        xtx = xk.T @ xk
+        if np.linalg.matrix_rank(xtx) < nk:
+            continue
+        inv = np.linalg.inv(xtx)
+        for k in range(nk):
+            coef[s, keep[k]] = c[k]
+            for m in range(nk):
+                cov[s, keep[k], keep[m]] = inv[k, m] * s2 * infl
+        ok_out[s] = True
+
+
+def degree_day_fits(y, t, w, offsets=None, *, hdd_base_c: float, cdd_base_c: float,
+                    min_days: int = 30):
+    """Least squares of daily value on ``[1, HDD, CDD, rest day]`` for every series at once.
+
+    ``HDD = max(hdd_base_c - t, 0)`` and ``CDD = max(t - cdd_base_c, 0)`` are the day's heating
+    and cooling degrees (ASHRAE's variable-base degree-day method with fixed balance points);
+    ``w`` is 1 on rest days. Days where ``y`` or ``t`` is invalid are dropped; a regressor
+    without spread is left out (its coefficient 0). The covariance is ``(X'X)^-1 s^2``
+    inflated by ``(1 + r) / (1 - r)`` for the lag-1 autocorrelation ``r`` of the residuals.
+
+    Returns ``(coef, cov, ok)``: shapes ``(n, 4)``, ``(n, 4, 4)``, ``(n,)``; ``ok`` is False
+    (and the fit zero) with fewer than ``min_days`` days or a singular design.
+    """
+    yv, off = as_batch(y, offsets)
+    n_all = yv.shape[0]
+    tv = np.ascontiguousarray(np.asarray(t, dtype=np.float64))
+    wv = np.ascontiguousarray(np.asarray(w, dtype=np.float64))
+    if tv.shape != yv.shape or wv.shape != yv.shape:
+        from griddiag.exceptions import ConfigError
+
+        raise ConfigError(f"y, t and w must have the same length, got {yv.shape[0]}, "
+                          f"{tv.shape[0]} and {wv.shape[0]}")
+    n = off.shape[0] - 1
+    coef, cov = np.empty((n, 4)), np.empty((n, 4, 4))
+    ok = np.empty(n, dtype=np.bool_)
+    launch(_degree_day_fits, n_all, yv, tv, wv, off, float(hdd_base_c), float(cdd_base_c),
+           check_positive_int(min_days, "min_days"), coef, cov, ok)
+    return coef, cov, ok
+
+
+# -- running median ----------------------------------------------------------------------------
+
+@njit(**JIT)
+def _rolling_median(values, offsets, half, min_known, out):
+    w = 2 * half + 1
+    for s in prange(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        buf = np.empty(w)
+        for i in range(a, b):
+            m = 0
+            for j in range(max(a, i - half), min(b, i + half + 1)):
+                v = values[j]
+                if np.isfinite(v):
+                    # insertion sort: the window holds at most 2 * half + 1 values
+                    k = m
+                    while k > 0 and buf[k - 1] > v:
+                        buf[k] = buf[k - 1]
+                        k -= 1
+                    buf[k] = v
+                    m += 1
+            if m < min_known or m == 0:
+                out[i] = np.nan
+            elif m % 2 == 1:
+                out[i] = buf[m // 2]
+            else:
+                out[i] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+
+
+def rolling_median(values, offsets=None, *, window: int = 7, min_known: int = 4):
+    """Centred running median of each series over its valid values (windows cut at the
+    series' ends), NaN where fewer than ``min_known`` are valid: what polars'
+    ``rolling_median(window, min_samples=min_known, center=True)`` gives on nulls."""
+    v, off = as_batch(values, offsets)
+    w = check_positive_int(window, "window")
+    if w % 2 == 0:
+        from griddiag.exceptions import ConfigError
+
+        raise ConfigError(f"window must be odd (centred), got {window}")
+    out = np.empty(v.shape[0])
+    launch(_rolling_median, v.shape[0], v, off, w // 2,
+           check_positive_int(min_known, "min_known"), out)
+    return out

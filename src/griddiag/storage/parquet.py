@@ -8,6 +8,8 @@ Layout::
       readings/year=<YYYY>/bucket=<NN>/c<gen>.parquet   compacted base of the partition
       readings/year=<YYYY>/bucket=<NN>/g<gen>.parquet   rows added by a later write
       audit/replaced-<utc time>-<n>.parquet  values overwritten by on_conflict="replace"
+      inspections/runs/<run_id>.json      one record per inspection run (state, counts, ...)
+      inspections/findings/<run_id>/part-<n>.parquet   findings staged by that run
 
 Readings are partitioned by UTC year, so a year's read opens only that year's files, and by a
 stable hash bucket of ``asset_id``, so a write for a few assets rewrites only their buckets and a
@@ -30,6 +32,11 @@ stale at once, and stale files are deleted by the next write. A write touching s
 partitions may be interrupted between two of them; running it again completes it, because
 writes are idempotent (a repeated reading is a duplicate). One process writes at a time (an
 exclusive lock file guards writers); readers never block.
+
+Inspection runs follow the same rule: a run stages its findings under its own id, and its
+record file, rewritten atomically with state ``complete``, is the one step that makes them
+the current results of its scope and year; the run it supersedes is cleaned up after that
+step, and a reader that comes in between takes the later of the two complete runs.
 """
 
 from __future__ import annotations
@@ -37,11 +44,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import shutil
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,18 +59,26 @@ import polars as pl
 from griddiag.exceptions import ConfigError, SchemaError, StoreError
 from griddiag.schema import (
     ASSETS_SCHEMA,
+    FINDINGS_SCHEMA,
     READINGS_SCHEMA,
     empty_assets,
+    empty_findings,
     empty_readings,
     normalize_assets,
     normalize_readings,
 )
 from griddiag.storage.base import (
+    RUNS_SCHEMA,
     OnConflict,
     Store,
     WriteResult,
+    check_finish_state,
     check_on_conflict,
+    check_run,
+    asset_shifts,
+    findings_of_run,
     group_codes,
+    hourly_schema,
     sort_order,
     split_batch_conflicts,
 )
@@ -77,6 +95,7 @@ _ROW_GROUP_ROWS = 256 * 1024
 # partition, and a partition is rewritten about once every this many writes.
 _MAX_PARTS = 8
 _KEY = ["asset_id", "metric", "ts"]
+_HOUR_US = 3_600_000_000
 _TS_BITS = 45
 _GROUP_BITS = 63 - _TS_BITS
 
@@ -106,6 +125,41 @@ def _atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
             os.close(dir_fd)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _atomic_write_json(obj: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, ensure_ascii=False, default=_json_value)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _json_value(o: object) -> str:
+    if isinstance(o, datetime):
+        return o.astimezone(UTC).isoformat()
+    return str(o)
+
+
+# Run ids become file and folder names.
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _check_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise ConfigError(f"run id {run_id!r} must be 1-128 letters, digits, '_', '.' or '-'")
+    return run_id
 
 
 def _year_start_us(year: int) -> int:
@@ -508,6 +562,226 @@ class ParquetStore(Store):
             .to_list()
         )
 
+    # -- aggregates and the year-over-year summary cache ------------------------------------
+    def hourly_aggregate(
+        self,
+        assets: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        tz: str | Mapping[str, str] = "UTC",
+    ) -> pl.DataFrame:
+        """Local-hour aggregates (see ``Store.hourly_aggregate``) from one lazy polars scan
+        of the partitions concerned: the readings are reduced as they are read, never held."""
+        years = self._years_between(start, end)
+        if assets is None:
+            asset_list = self._assets_with_readings(years)
+        else:
+            asset_list = sorted(set(assets))
+        ids = pl.Series("asset_id", asset_list, dtype=pl.String)
+        files = self._partition_files(years, _bucket_of(ids, self.n_buckets).unique().to_list())
+        if not files or not asset_list:
+            return pl.DataFrame(schema=hourly_schema())
+        lo_y = years[0] if years else 1970
+        hi_y = years[-1] if years else datetime.now(UTC).year + 1
+        shift = pl.DataFrame({"asset_id": ids,
+                              "_shift": asset_shifts(ids, tz, lo_y, hi_y)})
+        pred = pl.col("asset_id").is_in(asset_list) & pl.col("value").is_finite()
+        if metrics is not None:
+            pred &= pl.col("metric").is_in(list(metrics))
+        if start is not None:
+            pred &= pl.col("ts") >= _as_utc(start)
+        if end is not None:
+            pred &= pl.col("ts") < _as_utc(end)
+        # hour = (ts + shift) // 1 h, shift = the zone's offset modulo an hour (0 in most)
+        hour = ((pl.col("ts").dt.epoch("us") + pl.col("_shift")) // _HOUR_US * _HOUR_US
+                - pl.col("_shift"))
+        try:
+            out = (pl.scan_parquet(files, schema=READINGS_SCHEMA).filter(pred)
+                   .join(shift.lazy(), on="asset_id")
+                   .group_by("asset_id", "metric", hour.alias("hour"))
+                   .agg(pl.col("value").sum().alias("sum"), pl.len().cast(pl.Int64).alias("count"),
+                        pl.col("value").max().alias("max"), pl.col("value").min().alias("min"))
+                   .with_columns(pl.col("hour").cast(pl.Datetime("us", "UTC")))
+                   .sort("asset_id", "metric", "hour").collect())
+        except Exception as exc:
+            raise StoreError(f"cannot aggregate readings of {self.root}: {exc}") from exc
+        return out.select([pl.col(c).cast(t) for c, t in hourly_schema().items()])
+
+    def data_fingerprints(self, assets: Sequence[str], start: datetime,
+                          end: datetime) -> pl.DataFrame:
+        """Per asset, the names of the live files of its partitions that hold readings in
+        ``[start, end)`` (by the time range in each file's footer). Files are immutable and
+        every write adds one of a new generation (compaction a new base), so any change to
+        the asset's readings there changes the names, and writes to later times do not.
+        Assets of the same hash bucket share the fingerprint (a write to one invalidates
+        their cache too: safe, and a bucket holds a small share of the assets)."""
+        ids = pl.Series("asset_id", sorted(set(assets)), dtype=pl.String)
+        buckets = _bucket_of(ids, self.n_buckets)
+        lo_us = int(_as_utc(start).timestamp() * 1_000_000)
+        hi_us = int(_as_utc(end).timestamp() * 1_000_000)
+        years = self._years_between(start, end) or []
+        prints = {}
+        for b in buckets.unique().to_list():
+            names = []
+            for y in years:
+                for f in self._partition(y, b).live_files():
+                    t_lo, t_hi = _file_time_range(f)
+                    if t_lo is None or (t_lo < hi_us and t_hi >= lo_us):
+                        names.append(f"{y}/{f.name}")
+            prints[b] = f"{zlib.crc32(';'.join(names).encode()):08x}:{len(names)}"
+        return pl.DataFrame({"asset_id": ids,
+                             "fingerprint": buckets.replace_strict(prints,
+                                                                  return_dtype=pl.String)})
+
+    def _summary_dir(self, year: int, cache_key: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", cache_key)
+        return self.root / "yoy_summaries" / f"key={safe}" / f"year={int(year)}"
+
+    def read_yoy_summaries(self, assets: Sequence[str], year: int,
+                           cache_key: str) -> pl.DataFrame | None:
+        folder = self._summary_dir(year, cache_key)
+        files = sorted(folder.glob("s*.parquet")) if folder.is_dir() else []
+        if not files:
+            return None
+        try:
+            rows = (pl.scan_parquet(files, include_file_paths="_file")
+                    .filter(pl.col("asset_id").is_in(list(assets))).collect())
+        except Exception as exc:
+            raise StoreError(f"cannot read cached summaries in {folder}: {exc}") from exc
+        # the newest file's row wins (file names carry a growing generation)
+        return (rows.sort("_file").unique(["asset_id", "metric"], keep="last")
+                .drop("_file").sort("asset_id", "metric"))
+
+    def write_yoy_summaries(self, summaries: pl.DataFrame, year: int, cache_key: str) -> None:
+        if summaries.height == 0:
+            return
+        folder = self._summary_dir(year, cache_key)
+        with self._write_lock():
+            folder.mkdir(parents=True, exist_ok=True)
+            files = sorted(folder.glob("s*.parquet"))
+            gen = max([int(f.name[1:-8]) for f in files if f.name[1:-8].isdigit()] + [0]) + 1
+            if len(files) >= _MAX_PARTS:
+                # compact: one file with the newest row of every series, then drop the rest
+                old = (pl.read_parquet(files, include_file_paths="_file").sort("_file")
+                       .drop("_file"))
+                merged = pl.concat([old, summaries.select(old.columns)], how="vertical_relaxed")
+                summaries = merged.unique(["asset_id", "metric"], keep="last")
+            _atomic_write_parquet(summaries.sort("asset_id", "metric"),
+                                  folder / f"s{gen:08d}.parquet")
+            if len(files) >= _MAX_PARTS:
+                for f in files:
+                    f.unlink(missing_ok=True)
+
+    # -- inspection runs ---------------------------------------------------------------------
+    def _run_path(self, run_id: str) -> Path:
+        return self.root / "inspections" / "runs" / f"{_check_run_id(run_id)}.json"
+
+    def _findings_dir(self, run_id: str) -> Path:
+        return self.root / "inspections" / "findings" / _check_run_id(run_id)
+
+    def _run_record(self, run_id: str) -> dict[str, Any]:
+        path = self._run_path(run_id)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"{self.root}: no inspection run {run_id!r}") from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: unreadable run record: {exc}") from exc
+
+    def begin_run(self, run: Mapping[str, Any]) -> None:
+        rec = check_run(run)
+        path = self._run_path(rec["run_id"])
+        if path.exists():
+            raise StoreError(f"{self.root}: inspection run {rec['run_id']!r} exists already")
+        rec.update(state="running", started_at=datetime.now(UTC), finished_at=None,
+                   data_start=None, data_end=None, counts={}, timings={}, error=None)
+        try:
+            _atomic_write_json(rec, path)
+        except OSError as exc:
+            raise StoreError(f"cannot record run in {self.root}: {exc}") from exc
+
+    def add_findings(self, run_id: str, findings: pl.DataFrame) -> None:
+        rec = self._run_record(run_id)
+        if rec["state"] != "running":
+            raise StoreError(f"inspection run {run_id!r} is {rec['state']}, not running")
+        folder = self._findings_dir(run_id)
+        frame = findings_of_run(findings, run_id)
+        # one writer per run: the next part number follows from the parts present
+        n = len(list(folder.glob("part-*.parquet"))) if folder.exists() else 0
+        try:
+            _atomic_write_parquet(frame, folder / f"part-{n + 1:06d}.parquet")
+        except OSError as exc:
+            raise StoreError(f"cannot write findings to {folder}: {exc}") from exc
+
+    def finish_run(self, run_id: str, *, state: str, counts: Mapping[str, Any] | None = None,
+                   timings: Mapping[str, Any] | None = None,
+                   data_start: datetime | None = None, data_end: datetime | None = None,
+                   error: str | None = None) -> None:
+        state = check_finish_state(state)
+        with self._write_lock():
+            rec = self._run_record(run_id)
+            if rec["state"] != "running":
+                raise StoreError(f"inspection run {run_id!r} is {rec['state']}, not running")
+            rec.update(state=state, finished_at=datetime.now(UTC), counts=dict(counts or {}),
+                       timings=dict(timings or {}), data_start=data_start, data_end=data_end,
+                       error=error)
+            try:
+                _atomic_write_json(rec, self._run_path(run_id))  # the commit point
+                if state == "failed":
+                    shutil.rmtree(self._findings_dir(run_id), ignore_errors=True)
+                    return
+                self._supersede(rec)
+            except OSError as exc:
+                raise StoreError(f"cannot finish run {run_id!r} in {self.root}: {exc}") from exc
+
+    def _supersede(self, done: dict[str, Any]) -> None:
+        """After ``done`` completed: earlier runs of its scope and year step aside."""
+        for other in self._run_records():
+            if (other["run_id"] == done["run_id"] or other["scope"] != done["scope"]
+                    or int(other["year"]) != int(done["year"])):
+                continue
+            if other["state"] == "complete":
+                other["state"] = "superseded"
+            elif other["state"] == "running" and other["started_at"] < done["started_at"]:
+                # killed before it finished (a live run would have started after ``done``)
+                other["state"] = "failed"
+                other["error"] = f"interrupted; superseded by run {done['run_id']}"
+            elif other["state"] != "failed":
+                continue
+            _atomic_write_json(other, self._run_path(other["run_id"]))
+            shutil.rmtree(self._findings_dir(other["run_id"]), ignore_errors=True)
+
+    def _run_records(self) -> list[dict[str, Any]]:
+        folder = self.root / "inspections" / "runs"
+        if not folder.exists():
+            return []
+        return [self._run_record(p.stem) for p in sorted(folder.glob("*.json"))]
+
+    def runs(self) -> pl.DataFrame:
+        rows = []
+        for rec in self._run_records():
+            row = {k: rec.get(k) for k in RUNS_SCHEMA}
+            for key in ("parameters", "counts", "timings"):
+                row[key] = json.dumps(rec.get(key) or {}, sort_keys=True)
+            for key in ("started_at", "finished_at", "data_start", "data_end"):
+                row[key] = datetime.fromisoformat(rec[key]) if rec.get(key) else None
+            rows.append(row)
+        if not rows:
+            return pl.DataFrame(schema=RUNS_SCHEMA)
+        return pl.DataFrame(rows, schema=RUNS_SCHEMA).sort("started_at", "run_id")
+
+    def read_findings(self, run_id: str) -> pl.DataFrame:
+        folder = self._findings_dir(run_id)
+        files = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
+        if not files:
+            return empty_findings()
+        try:
+            return pl.read_parquet(files).select(list(FINDINGS_SCHEMA))
+        except Exception as exc:
+            raise StoreError(f"{folder}: cannot read findings: {exc}") from exc
+
     # -- assets ------------------------------------------------------------------------------
     def assets(self) -> pl.DataFrame:
         path = self.root / "assets.parquet"
@@ -556,6 +830,45 @@ class ParquetStore(Store):
             pl.concat([old, merged]).sort("asset_id"), self.root / "assets.parquet"
         )
         return changed.height
+
+
+_TIME_RANGES: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+
+
+def _file_time_range(path: Path) -> tuple[int | None, int | None]:
+    """Smallest and largest ``ts`` (µs) of a readings file, from its footer statistics (the
+    file is not read); ``(None, None)`` when it has none. Remembered per path and size: a
+    store file is never rewritten in place."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None, None
+    key = (str(path), size)
+    if key not in _TIME_RANGES:
+        import pyarrow.parquet as pq
+
+        lo = hi = None
+        try:
+            meta = pq.ParquetFile(path).metadata
+            col = meta.schema.names.index("ts")
+            for i in range(meta.num_row_groups):
+                st = meta.row_group(i).column(col).statistics
+                if st is None or not st.has_min_max:
+                    lo = hi = None
+                    break
+                a, b = _us_of(st.min), _us_of(st.max)
+                lo = a if lo is None else min(lo, a)
+                hi = b if hi is None else max(hi, b)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read the footer of {path}: {exc}") from exc
+        _TIME_RANGES[key] = (lo, hi)
+    return _TIME_RANGES[key]
+
+
+def _us_of(t: object) -> int:
+    if isinstance(t, datetime):
+        return int(_as_utc(t).timestamp()) * 1_000_000 + _as_utc(t).microsecond
+    return int(t)  # type: ignore[call-overload]
 
 
 def _as_utc(t: datetime) -> datetime:

@@ -1,6 +1,6 @@
 """TimescaleDB store: readings kept as day curves; every SQL statement of griddiag lives here.
 
-Layout (schema version 2, all objects in one PostgreSQL schema, ``griddiag`` by default)::
+Layout (schema version 4, all objects in one PostgreSQL schema, ``griddiag`` by default)::
 
     schema_version       one row per applied migration
     assets               key int  <->  asset_id text, kind, parent_id, attributes
@@ -12,7 +12,10 @@ Layout (schema version 2, all objects in one PostgreSQL schema, ``griddiag`` by 
     readings             view: asset_id, ts, metric, value, one row per stored reading
     readings_between()   the same rows for a time range, pruning chunks before unnesting
     readings_audit       values replaced by ``on_conflict="replace"``
-    findings, runs       results of the inspection job
+    yoy_summaries        yearly summaries of past years kept for later comparisons, with the
+                         fingerprint of the readings they came from
+    findings, runs       results of the inspection job: findings staged under their run's id;
+                         the run's status 'complete' (one per scope and year) makes them current
 
 Why day curves: a narrow row (asset, metric, ts, value) with its unique index costs ~116 bytes
 per reading and ingests at ~0.45 M readings/s here, the server's single core being the limit;
@@ -37,10 +40,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import re
 import secrets
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -50,10 +54,12 @@ import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
 
 from griddiag.exceptions import ConfigError, GriddiagError, SchemaError, StoreError
 from griddiag.schema import (
     ASSETS_SCHEMA,
+    FINDINGS_SCHEMA,
     METRICS,
     TS_DTYPE,
     empty_readings,
@@ -62,17 +68,21 @@ from griddiag.schema import (
 )
 from griddiag.storage import redact_url
 from griddiag.storage.base import (
+    RUNS_SCHEMA,
     OnConflict,
     Store,
     WriteResult,
+    check_finish_state,
     check_on_conflict,
+    check_run,
+    findings_of_run,
     split_batch_conflicts,
 )
 
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "TimescaleStore", "fresh_test_store",
            "temporary_store"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 DEFAULT_SCHEMA = "griddiag"
 
 # Chunks of 30 days: a year of 15-minute data of 100 000 meters is ~13 chunks of ~2.5 GB each
@@ -277,6 +287,39 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                AND r.value <> 'NaN'::double precision
         ) x WHERE x.ts >= start_ts AND x.ts < end_ts
         $fn$""",
+    )),
+    (3, "year-over-year summary cache", (
+        # One row per asset, local year and cache key (summary and calendar versions, zone,
+        # holiday country): the asset's yearly summaries as Arrow IPC bytes, valid while the
+        # asset's readings keep the fingerprint they were computed from.
+        """CREATE TABLE IF NOT EXISTS {s}.yoy_summaries (
+            cache_key text NOT NULL,
+            year integer NOT NULL,
+            asset_id text NOT NULL,
+            fingerprint text NOT NULL,
+            summary bytea NOT NULL,
+            computed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (cache_key, year, asset_id)
+        )""",
+    )),
+    (4, "inspection runs: scope, year, provenance, timings; one complete run per scope and year", (
+        # idempotent (IF NOT EXISTS, guarded constraint): a half-migrated schema re-runs safely
+        "ALTER TABLE {s}.runs ADD COLUMN IF NOT EXISTS scope text,"
+        " ADD COLUMN IF NOT EXISTS year integer,"
+        " ADD COLUMN IF NOT EXISTS profile text, ADD COLUMN IF NOT EXISTS profile_hash text,"
+        " ADD COLUMN IF NOT EXISTS griddiag_version text,"
+        " ADD COLUMN IF NOT EXISTS previous_run_id text,"
+        " ADD COLUMN IF NOT EXISTS data_start timestamptz,"
+        " ADD COLUMN IF NOT EXISTS data_end timestamptz,"
+        " ADD COLUMN IF NOT EXISTS timings jsonb NOT NULL DEFAULT '{}'::jsonb,"
+        " ADD COLUMN IF NOT EXISTS error text",
+        "ALTER TABLE {s}.runs DROP CONSTRAINT IF EXISTS runs_state",
+        "ALTER TABLE {s}.runs ADD CONSTRAINT runs_state"
+        " CHECK (status IN ('running', 'complete', 'failed', 'superseded'))",
+        # The current results of a scope and year are its one complete run: re-running a year
+        # can never leave two sets of findings current.
+        "CREATE UNIQUE INDEX IF NOT EXISTS runs_current ON {s}.runs (scope, year)"
+        " WHERE status = 'complete'",
     )),
 )
 
@@ -784,8 +827,12 @@ class TimescaleStore(Store):
             ))
             current = self._schema_version(cur) or 0
             self._check_version(current)
+            # by the versions applied, not the highest: a step added below one that is
+            # already applied (migrations written in parallel) still runs
+            applied = {v for (v,) in cur.execute(self._q(
+                "SELECT version FROM {s}.schema_version")).fetchall()}
             for version, description, statements in _MIGRATIONS:
-                if current < version <= target:
+                if version not in applied and version <= target:
                     for statement in statements:
                         cur.execute(self._q(statement))
                     cur.execute(self._q(
@@ -1495,6 +1542,103 @@ class TimescaleStore(Store):
             "old_value": pl.Float64, "new_value": pl.Float64, "replaced_at": TS_DTYPE,
             "source": pl.String})
 
+    # -- inspection runs ---------------------------------------------------------------------
+    def begin_run(self, run: Mapping[str, Any]) -> None:
+        rec = check_run(run)
+        conn = self._connection()
+        with self._db("recording an inspection run"), conn.transaction(), conn.cursor() as cur:
+            self._ready(cur)
+            cur.execute(self._q(
+                "INSERT INTO {s}.runs (run_id, scope, year, profile, profile_hash,"
+                " griddiag_version, previous_run_id, parameters, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'running')"),
+                (rec["run_id"], rec["scope"], rec["year"], rec["profile"], rec["profile_hash"],
+                 rec["griddiag_version"], rec["previous_run_id"],
+                 Jsonb(rec["parameters"], dumps=_dumps)))
+
+    def _run_state(self, cur: psycopg.Cursor[Any], run_id: str, *, lock: bool = False) -> str:
+        row = cur.execute(self._q("SELECT status FROM {s}.runs WHERE run_id = %s"
+                                  + (" FOR UPDATE" if lock else "")), (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.url}: no inspection run {run_id!r}")
+        return str(row[0])
+
+    def add_findings(self, run_id: str, findings: pl.DataFrame) -> None:
+        frame = findings_of_run(findings, run_id)
+        cols = list(FINDINGS_SCHEMA)
+        conn = self._connection()
+        with self._db("writing findings"), conn.transaction(), conn.cursor() as cur:
+            self._ready(cur)
+            state = self._run_state(cur, run_id)
+            if state != "running":
+                raise StoreError(f"inspection run {run_id!r} is {state}, not running")
+            names = ", ".join(sql.Identifier(c).as_string(cur) for c in cols)
+            with cur.copy(self._q(f"COPY {{s}}.findings ({names}) FROM STDIN")) as cp:
+                for row in frame.iter_rows():
+                    cp.write_row(row)
+
+    def finish_run(self, run_id: str, *, state: str, counts: Mapping[str, Any] | None = None,
+                   timings: Mapping[str, Any] | None = None,
+                   data_start: datetime | None = None, data_end: datetime | None = None,
+                   error: str | None = None) -> None:
+        state = check_finish_state(state)
+        conn = self._connection()
+        # One transaction: readers see the previous complete run or this one, never both or
+        # neither; a crash before COMMIT leaves everything as it was.
+        with self._db("finishing an inspection run"), conn.transaction(), conn.cursor() as cur:
+            self._ready(cur)
+            current = self._run_state(cur, run_id, lock=True)
+            if current != "running":
+                raise StoreError(f"inspection run {run_id!r} is {current}, not running")
+            scope, year, started = cur.execute(self._q(
+                "SELECT scope, year, started_at FROM {s}.runs WHERE run_id = %s"),
+                (run_id,)).fetchone()
+            if state == "complete":
+                # Serialise completions of one scope and year (the unique index would reject
+                # the second otherwise).
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)",
+                            (f"{self.schema}/{scope}", year))
+                cur.execute(self._q(
+                    "UPDATE {s}.runs SET status = CASE WHEN status = 'complete'"
+                    " THEN 'superseded' ELSE 'failed' END,"
+                    " error = CASE WHEN status = 'running'"
+                    " THEN 'interrupted; superseded by run ' || %s ELSE error END"
+                    " WHERE scope = %s AND year = %s AND run_id <> %s"
+                    " AND (status = 'complete' OR (status = 'running' AND started_at < %s))"),
+                    (run_id, scope, year, run_id, started))
+                cur.execute(self._q(
+                    "DELETE FROM {s}.findings f USING {s}.runs r WHERE f.run_id = r.run_id"
+                    " AND r.scope = %s AND r.year = %s AND r.run_id <> %s"
+                    " AND r.status IN ('superseded', 'failed')"), (scope, year, run_id))
+            else:
+                cur.execute(self._q("DELETE FROM {s}.findings WHERE run_id = %s"), (run_id,))
+            cur.execute(self._q(
+                "UPDATE {s}.runs SET status = %s, finished_at = clock_timestamp(), counts = %s,"
+                " timings = %s, data_start = %s, data_end = %s, error = %s WHERE run_id = %s"),
+                (state, Jsonb(dict(counts or {}), dumps=_dumps),
+                 Jsonb(dict(timings or {}), dumps=_dumps), data_start, data_end, error, run_id))
+
+    def runs(self) -> pl.DataFrame:
+        conn = self._connection()
+        with self._db("reading inspection runs"), conn.cursor() as cur:
+            self._ready(cur)
+            rows = cur.execute(self._q(
+                "SELECT run_id, scope, year, status, started_at, finished_at, profile,"
+                " profile_hash, griddiag_version, data_start, data_end, previous_run_id,"
+                " parameters::text, counts::text, timings::text, error"
+                " FROM {s}.runs ORDER BY started_at, run_id")).fetchall()
+        return pl.DataFrame(rows, schema=RUNS_SCHEMA, orient="row")
+
+    def read_findings(self, run_id: str) -> pl.DataFrame:
+        conn = self._connection()
+        cols = list(FINDINGS_SCHEMA)
+        with self._db("reading findings"), conn.cursor() as cur:
+            self._ready(cur)
+            names = ", ".join(sql.Identifier(c).as_string(cur) for c in cols)
+            rows = cur.execute(self._q(f"SELECT {names} FROM {{s}}.findings WHERE run_id = %s"
+                                       " ORDER BY finding_id"), (run_id,)).fetchall()
+        return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
+
     # -- reading -----------------------------------------------------------------------------
     def read_batches(
         self,
@@ -1708,6 +1852,165 @@ class TimescaleStore(Store):
                   "max": pl.Float64, "count": pl.Int64}
         return pl.DataFrame(rows, schema=schema, orient="row").sort("asset_id", "metric", "day")
 
+    def hourly_aggregate(
+        self,
+        assets: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        tz: str | Mapping[str, str] = "UTC",
+    ) -> pl.DataFrame:
+        """Local-hour aggregates (see ``Store.hourly_aggregate``) computed in the database.
+
+        Irregular readings are bucketed with ``time_bucket('1 hour', ts, zone)``. A day row's
+        array is cut into hours by slot arithmetic: local hours start at the same minute of
+        every UTC hour (the zone's offset modulo an hour, ``shift``: 0 in nearly every zone),
+        so the hour of slot ``i`` is ``floor((i * interval_s + shift) / 3600)``, the same
+        bucket ``time_bucket`` gives, without a time zone conversion per reading.
+        """
+        from griddiag.storage.base import asset_shifts, hourly_schema
+
+        start_us, end_us = _ts_us(start, "start"), _ts_us(end, "end")
+        if isinstance(assets, str):
+            assets = [assets]
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        conn = self._connection()
+        with self._db("computing hourly aggregates"), conn.cursor() as cur:
+            self._ready(cur)
+            if assets is None:
+                rows = cur.execute(self._q("SELECT asset_id, key FROM {s}.assets")).fetchall()
+            else:
+                rows = cur.execute(self._q(
+                    "SELECT asset_id, key FROM {s}.assets WHERE asset_id = ANY(%s::text[])"),
+                    (list(dict.fromkeys(assets)),)).fetchall()
+            if not rows:
+                return pl.DataFrame(schema=hourly_schema())
+            ids = pl.Series([r[0] for r in rows], dtype=pl.String)
+            keys = [int(r[1]) for r in rows]
+            lo_y = 1970 if start_us is None else _us_datetime(start_us).year
+            hi_y = (datetime.now(UTC).year + 1) if end_us is None else _us_datetime(end_us).year
+            shift_s = (asset_shifts(ids, tz, lo_y, hi_y) // _US).tolist()
+            zones = (ids.replace_strict(dict(tz), default="UTC", return_dtype=pl.String)
+                     if not isinstance(tz, str) else pl.Series([tz] * ids.len())).to_list()
+            mkeys = None
+            if metrics is not None:
+                mkeys = list(self._metric_key_map(cur, list(dict.fromkeys(metrics))).values())
+            named: dict[str, Any] = {"akeys": keys, "shift": shift_s, "zones": zones,
+                                     "mkeys": mkeys,
+                                     "lo": None if start_us is None else _us_datetime(start_us),
+                                     "hi": None if end_us is None else _us_datetime(end_us)}
+            day_cond = ["true"]
+            irr_cond = ["true"]
+            if mkeys is not None:
+                day_cond.append("d.metric = ANY(%(mkeys)s::smallint[])")
+                irr_cond.append("r.metric = ANY(%(mkeys)s::smallint[])")
+            if start_us is not None:
+                named["dlo"] = np.datetime64(start_us // DAY_US, "D").item()
+                day_cond.append("d.day >= %(dlo)s::date")
+                irr_cond.append("r.ts >= %(lo)s")
+            if end_us is not None:
+                named["dhi"] = np.datetime64((end_us - 1) // DAY_US, "D").item()
+                day_cond.append("d.day <= %(dhi)s::date")
+                irr_cond.append("r.ts < %(hi)s")
+            ts_expr = ("(d.day::timestamp AT TIME ZONE 'UTC')"
+                       " + interval '1 second' * ((u.i - 1) * d.interval_s)")
+            slot_cond = []
+            if start_us is not None:
+                slot_cond.append(f"{ts_expr} >= %(lo)s")
+            if end_us is not None:
+                slot_cond.append(f"{ts_expr} < %(hi)s")
+            query = (
+                "WITH z AS (SELECT * FROM unnest(%(akeys)s::integer[], %(shift)s::integer[],"
+                "  %(zones)s::text[]) AS z(asset, shift_s, tz)),"
+                " h AS ("
+                " SELECT d.asset, d.metric,"
+                "  (d.day::timestamp AT TIME ZONE 'UTC') + interval '1 second' *"
+                "   (floor(((u.i - 1) * d.interval_s + z.shift_s) / 3600.0) * 3600 - z.shift_s)"
+                "   AS hour, u.v"
+                " FROM {s}.readings_day d JOIN z ON z.asset = d.asset"
+                " CROSS JOIN LATERAL unnest(d.vals) WITH ORDINALITY AS u(v, i)"
+                " WHERE " + " AND ".join(day_cond)
+                + " AND u.v <> 'NaN'::double precision"
+                + "".join(" AND " + c for c in slot_cond)
+                + " UNION ALL"
+                " SELECT r.asset, r.metric, {x}.time_bucket('1 hour', r.ts, z.tz), r.value"
+                " FROM {s}.readings_irregular r JOIN z ON z.asset = r.asset"
+                " WHERE " + " AND ".join(irr_cond)
+                + " AND r.value <> 'NaN'::double precision)"
+                " SELECT a.asset_id, m.name, h.hour, sum(h.v), count(*), max(h.v), min(h.v)"
+                " FROM h JOIN {s}.assets a ON a.key = h.asset"
+                " JOIN {s}.metrics m ON m.key = h.metric"
+                " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+            out = cur.execute(self._q(query), named).fetchall()
+        frame = pl.DataFrame(out, schema=hourly_schema(), orient="row")
+        # ORDER BY text follows the database's collation; the frames use byte order
+        return frame.sort("asset_id", "metric", "hour")
+
+    def data_fingerprints(self, assets: Sequence[str], start: datetime,
+                          end: datetime) -> pl.DataFrame:
+        """Per asset: how many of its day rows and irregular readings lie in the range and the
+        sum of their row versions (``xmin``, the id of the transaction that wrote each row).
+        Any write, replacement or deletion there changes it; nothing is unnested or read
+        beyond the row headers."""
+        start_us, end_us = _ts_us(start, "start"), _ts_us(end, "end")
+        conn = self._connection()
+        with self._db("reading data fingerprints"), conn.cursor() as cur:
+            self._ready(cur)
+            rows = cur.execute(self._q(
+                "WITH a AS (SELECT key, asset_id FROM {s}.assets"
+                "  WHERE asset_id = ANY(%(ids)s::text[]))"
+                " SELECT a.asset_id,"
+                "  (SELECT count(*)::text || ':' || coalesce(sum(d.xmin::text::bigint), 0)::text"
+                "   FROM {s}.readings_day d WHERE d.asset = a.key"
+                "   AND d.day >= %(dlo)s::date AND d.day <= %(dhi)s::date) || '/' ||"
+                "  (SELECT count(*)::text || ':' || coalesce(sum(r.xmin::text::bigint), 0)::text"
+                "   FROM {s}.readings_irregular r WHERE r.asset = a.key"
+                "   AND r.ts >= %(lo)s AND r.ts < %(hi)s)"
+                " FROM a"), {
+                    "ids": sorted(set(assets)), "lo": _us_datetime(start_us),
+                    "hi": _us_datetime(end_us),
+                    "dlo": np.datetime64(start_us // DAY_US, "D").item(),
+                    "dhi": np.datetime64((end_us - 1) // DAY_US, "D").item()}).fetchall()
+        return pl.DataFrame(rows, schema={"asset_id": pl.String, "fingerprint": pl.String},
+                            orient="row")
+
+    def read_yoy_summaries(self, assets: Sequence[str], year: int,
+                           cache_key: str) -> pl.DataFrame | None:
+        conn = self._connection()
+        with self._db("reading cached summaries"), conn.cursor() as cur:
+            self._ready(cur)
+            rows = cur.execute(self._q(
+                "SELECT fingerprint, summary FROM {s}.yoy_summaries WHERE cache_key = %s"
+                " AND year = %s AND asset_id = ANY(%s::text[])"),
+                (cache_key, int(year), sorted(set(assets)))).fetchall()
+        if not rows:
+            return None
+        parts = [pl.read_ipc(bytes(blob)).with_columns(fingerprint=pl.lit(fp, pl.String))
+                 for fp, blob in rows]
+        return pl.concat(parts, how="vertical_relaxed").sort("asset_id", "metric")
+
+    def write_yoy_summaries(self, summaries: pl.DataFrame, year: int, cache_key: str) -> None:
+        import io
+
+        if summaries.height == 0:
+            return
+        records = []
+        for (asset,), part in summaries.group_by("asset_id", maintain_order=True):
+            buf = io.BytesIO()
+            part.drop("fingerprint").write_ipc(buf, compression="lz4")
+            records.append((cache_key, int(year), asset, part["fingerprint"][0],
+                            buf.getvalue()))
+        conn = self._connection()
+        with self._db("storing summaries"), conn.transaction(), conn.cursor() as cur:
+            self._ready(cur)
+            cur.executemany(self._q(
+                "INSERT INTO {s}.yoy_summaries (cache_key, year, asset_id, fingerprint, summary)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (cache_key, year, asset_id) DO UPDATE"
+                " SET fingerprint = excluded.fingerprint, summary = excluded.summary,"
+                " computed_at = now()"), records)
+
 
 def _positional_to_named(conds: list[str], params: list[Any], named: dict[str, Any],
                          prefix: str) -> list[str]:
@@ -1757,6 +2060,10 @@ def _slices(starts: np.ndarray, size: int) -> Iterator[tuple[int, int]]:
     for a, b in itertools.pairwise(bounds):
         if b > a:
             yield int(a), int(b)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
 
 
 def _us_datetime(us: int) -> datetime:

@@ -1,11 +1,18 @@
 """``griddiag.compare_years``: this year against earlier years, per asset or group.
 
-Flow (INTERFACE.md "Inspection semantics"): per batch of whole transformer areas, readings ->
-:func:`~griddiag.yoy.summary.hourly_aggregate` (local hours) -> one
-:func:`~griddiag.yoy.summary.yearly_summary` per year (baseline years' summaries come from the
-store's summary cache when it is still valid) -> :func:`~griddiag.yoy.compare.compare_summaries`
+Flow (INTERFACE.md "Inspection semantics"): per batch of whole transformer areas, local-hour
+aggregates -> one raw yearly summary per year (:func:`~griddiag.yoy.summary.summary_of_hours`,
+one kernel call over the batch) -> temperature and metrics
+(:func:`~griddiag.yoy.summary.finish_summary`) -> :func:`~griddiag.yoy.compare.compare_summaries`
 (per asset), or summaries summed per group first -> :func:`~griddiag.yoy.compare.finalize` once
 over all rows (q-values and ranks). Results do not depend on the batch size.
+
+From a readings frame the hours come from the :func:`~griddiag.kernels.yoy.hourly_sums` kernel.
+From a store they come from the store's ``hourly_aggregate`` (TimescaleDB computes them in SQL,
+Parquet with a lazy scan), so the raw year never leaves the store; and a baseline year's raw
+summaries come from the store's summary cache (``read_yoy_summaries``) while each asset's
+readings of that local year keep the fingerprint (``data_fingerprints``) they were computed
+from. Those computed afresh are written back for the next comparison.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from griddiag.yoy.calendar import CALENDAR_VERSION
 from griddiag.yoy.compare import Thresholds, compare_summaries, finalize
 from griddiag.yoy.summary import (
     SUMMARY_VERSION,
-    hourly_aggregate,
+    finish_summary,
+    hours_from_frame,
+    hours_of_readings,
+    summary_of_hours,
     summary_schema,
-    yearly_summary,
 )
 
 __all__ = ["GROUP_BY", "compare_years", "group_summaries"]
@@ -99,13 +108,23 @@ def compare_years(source: pl.DataFrame | Store, *, year: int,
         period_end = _period_end(source, reg, year)
     read_metrics = None if metrics is None else sorted({*metrics, "ambient_temp_c"})
     summaries_c, summaries_b = [], []
-    for batch in _batches(source, reg, [*baseline_years, year], read_metrics, batch_assets):
-        hourly = hourly_aggregate(batch, reg, default_tz=default_tz)
-        for y in [*baseline_years, year]:
-            s = yearly_summary(hourly, y, assets=reg, temperature=temperature,
-                               default_tz=default_tz,
-                               metrics=None if metrics is None else list(metrics))
-            (summaries_c if y == year else summaries_b).append(s)
+    want = None if metrics is None else list(metrics)
+    if isinstance(source, Store):
+        key = cache_key(holiday_country, read_metrics)
+        for ids in _area_batches(reg, batch_assets):
+            raws = _store_raw_summaries(source, ids, reg, year, baseline_years, read_metrics,
+                                        use_cache, key)
+            for y, raw in raws.items():
+                s = finish_summary(raw, assets=reg, temperature=temperature, metrics=want)
+                (summaries_c if y == year else summaries_b).append(s)
+    else:
+        for batch in _batches(source, reg, [*baseline_years, year], read_metrics,
+                              batch_assets):
+            hours = hours_of_readings(batch, reg, default_tz=default_tz)
+            for y in [*baseline_years, year]:
+                s = finish_summary(summary_of_hours(hours, y), assets=reg,
+                                   temperature=temperature, metrics=want)
+                (summaries_c if y == year else summaries_b).append(s)
     cur = _concat(summaries_c)
     base = _concat(summaries_b)
     members = None
@@ -126,6 +145,103 @@ def compare_years(source: pl.DataFrame | Store, *, year: int,
     return finalize(parts, fdr=fdr)
 
 
+def _year_range(years: Sequence[int]) -> tuple[datetime, datetime]:
+    """UTC instants that hold every local hour of ``years`` in any zone (UTC-14 .. UTC+14)."""
+    return (datetime(min(years), 1, 1, tzinfo=UTC) - timedelta(days=1),
+            datetime(max(years) + 1, 1, 1, tzinfo=UTC) + timedelta(days=1))
+
+
+def _store_raw_summaries(store: Store, ids: list[str], reg: pl.DataFrame, year: int,
+                         baseline_years: list[int], metrics, use_cache: bool, key: str
+                         ) -> dict[int, pl.DataFrame]:
+    """Raw summaries (``summary_of_hours``) of one batch of assets, per year, from the store's
+    own hourly aggregates; a baseline year's come from the store's summary cache where the
+    asset's readings still have the fingerprint the cached summary was computed from (and its
+    zone is the same), and the others are computed and stored for the next comparison."""
+    tz_of = dict(reg.filter(pl.col("asset_id").is_in(ids)).select("asset_id", "tz").iter_rows())
+    out: dict[int, pl.DataFrame] = {}
+    todo: dict[int, list[str]] = {year: ids}
+    prints: dict[int, pl.DataFrame] = {}
+    for y in baseline_years:
+        todo[y] = ids
+        if not use_cache:
+            continue
+        fp = _fingerprints(store, ids, tz_of, y)
+        if fp is None:
+            continue
+        prints[y] = fp
+        cached = store.read_yoy_summaries(ids, y, key)
+        if cached is None or cached.height == 0:
+            continue
+        now = fp.join(pl.DataFrame({"asset_id": list(tz_of), "tz": list(tz_of.values())},
+                                   schema={"asset_id": pl.String, "tz": pl.String}),
+                      on="asset_id")
+        # an asset is reused only if every cached row of it is current
+        stale = cached.join(now, on="asset_id", how="left", suffix="_now").filter(
+            (pl.col("fingerprint") != pl.col("fingerprint_now")).fill_null(True)
+            | (pl.col("tz") != pl.col("tz_now")).fill_null(True))["asset_id"].unique()
+        good = cached.filter(~pl.col("asset_id").is_in(stale.implode()))
+        hit = set(good["asset_id"].unique().to_list())
+        # an asset cached without rows (no readings that year) is also a hit: its marker row
+        out[y] = good.filter(pl.col("metric").is_not_null()).select(
+            [pl.col(c).cast(t) for c, t in summary_schema().items()])
+        todo[y] = [a for a in ids if a not in hit]
+    # the years still to summarise, read in one range per set of assets
+    for y in sorted(todo):
+        need = todo[y]
+        if not need:
+            continue
+        lo, hi = _year_range([y])
+        hourly = store.hourly_aggregate(need, metrics, lo, hi, tz=tz_of)
+        hours = hours_from_frame(hourly, reg)
+        raw = summary_of_hours(hours, y)
+        if y in prints:
+            fp = prints[y].filter(pl.col("asset_id").is_in(need))
+            rows = raw.join(fp, on="asset_id", how="left")
+            # assets without rows that year get a marker row (metric null), so an empty
+            # year is not read again either
+            empty = fp.filter(~pl.col("asset_id").is_in(raw["asset_id"].implode()))
+            marker = pl.DataFrame({"asset_id": empty["asset_id"],
+                                   "tz": empty["asset_id"].replace_strict(tz_of),
+                                   "fingerprint": empty["fingerprint"]})
+            store.write_yoy_summaries(pl.concat([rows, marker], how="diagonal_relaxed"),
+                                      y, key)
+        out[y] = raw if y not in out else pl.concat([out[y], raw]).sort("asset_id", "metric")
+    return out
+
+
+def _fingerprints(store: Store, ids: list[str], tz_of: dict[str, str], year: int
+                  ) -> pl.DataFrame | None:
+    """The store's data fingerprints of each asset over exactly its local ``year`` (zone by
+    zone): the readings its summary of that year depends on, and no others, so appending
+    the next year's readings leaves the cached summary valid."""
+    parts = []
+    for zone in sorted(set(tz_of.values())):
+        members = [a for a in ids if tz_of.get(a) == zone]
+        z = ZoneInfo(zone)
+        lo = datetime(year, 1, 1, tzinfo=z).astimezone(UTC)
+        hi = datetime(year + 1, 1, 1, tzinfo=z).astimezone(UTC)
+        fp = store.data_fingerprints(members, lo, hi)
+        if fp is None:
+            return None
+        parts.append(fp)
+    return pl.concat(parts) if parts else None
+
+
+def _area_batches(reg: pl.DataFrame, batch_assets: int) -> Iterator[list[str]]:
+    """Asset ids in batches of whole transformer areas, so a meter's temperature (its
+    transformer's ``ambient_temp_c``) is in the same batch."""
+    areas = reg.with_columns(
+        pl.when(pl.col("kind") == "meter").then(pl.col("parent_id")).otherwise(None)
+        .fill_null(pl.col("asset_id")).alias("area"))
+    sizes = areas.group_by("area").len().sort("area")
+    first = sizes["len"].cum_sum() - sizes["len"]
+    chunk = sizes.with_columns((first // max(batch_assets, 1)).alias("chunk"))
+    areas = areas.join(chunk.select("area", "chunk"), on="area")
+    for _, group in areas.sort("chunk", "area").group_by("chunk", maintain_order=True):
+        yield sorted(group["asset_id"].to_list())
+
+
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
     parts = [p for p in parts if p.height]
     return pl.concat(parts) if parts else pl.DataFrame(schema=summary_schema())
@@ -133,7 +249,14 @@ def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _years_with_data(source, reg) -> list[int]:
     if isinstance(source, pl.DataFrame):
-        return sorted(source["ts"].dt.year().unique().to_list())
+        # distinct UTC days first (integer work), then their years: a per-reading calendar
+        # conversion costs a second on a few million readings
+        if source.height == 0:
+            return []
+        days = source["ts"].dt.epoch("us").to_numpy() // 86_400_000_000
+        lo = int(days.min())
+        present = np.flatnonzero(np.bincount(days - lo)) + lo
+        return sorted(pl.Series(present).cast(pl.Date).dt.year().unique().to_list())
     status = source.status()
     lo, hi = status.get("first_ts"), status.get("last_ts")
     if lo is None or hi is None:
@@ -162,22 +285,14 @@ def _batches(source, reg, years: list[int], metrics, batch_assets) -> Iterator[p
     lo = datetime(min(years), 1, 1, tzinfo=UTC) - timedelta(days=1)
     hi = datetime(max(years) + 1, 1, 1, tzinfo=UTC) + timedelta(days=1)
     if isinstance(source, pl.DataFrame):
-        frame = source.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
+        frame = source
+        if source.height and (source["ts"].min() < lo or source["ts"].max() >= hi):
+            frame = source.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
         if metrics is not None:
             frame = frame.filter(pl.col("metric").is_in(list(metrics)))
         yield frame
         return
-    # whole transformer areas per batch, so a meter's temperature (its transformer's
-    # ambient_temp_c) is in the same batch
-    areas = reg.with_columns(
-        pl.when(pl.col("kind") == "meter").then(pl.col("parent_id")).otherwise(None)
-        .fill_null(pl.col("asset_id")).alias("area"))
-    sizes = areas.group_by("area").len().sort("area")
-    first = sizes["len"].cum_sum() - sizes["len"]
-    chunk = sizes.with_columns((first // max(batch_assets, 1)).alias("chunk"))
-    areas = areas.join(chunk.select("area", "chunk"), on="area")
-    for _, group in areas.sort("chunk", "area").group_by("chunk", maintain_order=True):
-        ids = group["asset_id"].to_list()
+    for ids in _area_batches(reg, batch_assets):
         yield from source.read_batches(ids, metrics, lo, hi, batch_assets=len(ids) + 1)
 
 
@@ -237,6 +352,9 @@ def group_summaries(summaries: pl.DataFrame, assets: pl.DataFrame, by: str
     return frame.drop("_n").cast(summary_schema()), members
 
 
-def cache_key(tz: str, holiday_country: str | None) -> str:
-    """What a cached yearly summary depends on besides asset, metric and year."""
-    return f"summary{SUMMARY_VERSION}-calendar{CALENDAR_VERSION}-{holiday_country}-{tz}"
+def cache_key(holiday_country: str | None, metrics: Sequence[str] | None = None) -> str:
+    """What a cached yearly summary depends on besides asset, year, zone (checked per row:
+    the summary holds its ``tz``) and the readings (their fingerprint): the summary and
+    calendar rules, the holiday country and, when not all, the metrics read."""
+    m = "all" if metrics is None else "+".join(sorted(metrics))
+    return f"summary{SUMMARY_VERSION}-calendar{CALENDAR_VERSION}-{holiday_country}-{m}"

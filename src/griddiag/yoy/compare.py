@@ -34,6 +34,7 @@ more than noise.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -79,6 +80,20 @@ def _arr(frame: pl.DataFrame, col: str) -> np.ndarray:
     return frame[col].to_numpy().astype(np.float64)
 
 
+def _mat(frame: pl.DataFrame, col: str, fill: float = np.nan) -> np.ndarray:
+    """An array column as a 2-D float matrix (one row per frame row; null rows ``fill``)."""
+    s = frame[col]
+    width = s.dtype.size
+    present = s.is_not_null().to_numpy()
+    if present.all():
+        return np.asarray(s.to_numpy(), dtype=np.float64).reshape(-1, width)
+    out = np.full((frame.height, width), fill)
+    if present.any():
+        out[present] = np.asarray(s.filter(pl.Series(present)).to_numpy(),
+                                  dtype=np.float64).reshape(-1, width)
+    return out
+
+
 def _ragged(mat: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``mat`` where ``mask``, concatenated, with offsets (for the kernels)."""
     counts = mask.sum(axis=1)
@@ -87,14 +102,21 @@ def _ragged(mat: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shape_change(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(1 - Pearson r) / 2 of two profiles per row: 0 same shape, 1 mirror image."""
+    """(1 - Pearson r) / 2 of two profiles per row: 0 same shape, 1 mirror image; NaN with
+    fewer than 3 slots known in both or a flat profile. All rows at once."""
     ok = np.isfinite(p) & np.isfinite(q)
-    out = np.full(p.shape[0], np.nan)
-    for i in range(p.shape[0]):
-        a, b = p[i][ok[i]], q[i][ok[i]]
-        if a.size >= 3 and a.std() > 0 and b.std() > 0:
-            out[i] = (1.0 - float(np.corrcoef(a, b)[0, 1])) / 2.0
-    return out
+    n = ok.sum(axis=1)
+    a = np.where(ok, p, 0.0)
+    b = np.where(ok, q, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ca = np.where(ok, a - (a.sum(axis=1) / n)[:, None], 0.0)
+        cb = np.where(ok, b - (b.sum(axis=1) / n)[:, None], 0.0)
+        r = (ca * cb).sum(axis=1) / np.sqrt((ca * ca).sum(axis=1) * (cb * cb).sum(axis=1))
+    # flat: max == min over the known slots (a variance test would see rounding noise)
+    flat_a = np.where(ok, p, -np.inf).max(axis=1) <= np.where(ok, p, np.inf).min(axis=1)
+    flat_b = np.where(ok, q, -np.inf).max(axis=1) <= np.where(ok, q, np.inf).min(axis=1)
+    good = (n >= 3) & ~flat_a & ~flat_b
+    return np.where(good, (1.0 - np.clip(r, -1.0, 1.0)) / 2.0, np.nan)
 
 
 def _profiles(psum: np.ndarray, pcnt: np.ndarray, months: np.ndarray
@@ -116,7 +138,10 @@ def _circ_dist(a, b):
 
 
 def _degree_day_fit(y, t, w, th: Thresholds):
-    """OLS of daily value on [1, HDD, CDD, rest day]; returns (coef, cov) or None."""
+    """OLS of daily value on [1, HDD, CDD, rest day]; returns (coef, cov) or None.
+
+    One series, in NumPy: the reference of :func:`griddiag.kernels.yoy.degree_day_fits`,
+    which :func:`compare_summaries` runs over all series at once."""
     ok = np.isfinite(y) & np.isfinite(t)
     if ok.sum() < 30:
         return None
@@ -186,13 +211,14 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     keys = cur.select("asset_id", "metric")
     n = cur.height
     n_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
-    end_idx = n_days if period_end is None else max(0, min(n_days, (period_end - date(year, 1, 1)).days))
-    cv = np.stack(cur["day_value"].to_numpy())
-    cc = np.stack(cur["day_count"].to_numpy())
-    cpk = np.stack(cur["day_peak"].to_numpy())
-    cph = np.stack(cur["day_peak_hour"].to_numpy())
-    cbl = np.stack(cur["day_base"].to_numpy())
-    ctp = np.stack(cur["day_temp"].to_numpy())
+    end_idx = (n_days if period_end is None
+               else max(0, min(n_days, (period_end - date(year, 1, 1)).days)))
+    cv = _mat(cur, "day_value")
+    cc = _mat(cur, "day_count")
+    cpk = _mat(cur, "day_peak")
+    cph = _mat(cur, "day_peak_hour")
+    cbl = _mat(cur, "day_base")
+    ctp = _mat(cur, "day_temp")
     per_day = _arr(cur, "per_day")
     kinds, _ = day_types(year, holiday_country)
     rest_c = np.zeros(N := cv.shape[1])
@@ -217,13 +243,12 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
         b_pairs_all.append((by, ci, bi))
         if b["day_value"].null_count() == b.height:
             continue
-        fill = np.full(N, np.nan)
-        bv = np.stack([np.asarray(x) if x is not None else fill for x in b["day_value"]])
-        bc = np.stack([np.asarray(x) if x is not None else np.zeros(N) for x in b["day_count"]])
-        bp = np.stack([np.asarray(x) if x is not None else fill for x in b["day_peak"]])
-        bh = np.stack([np.asarray(x) if x is not None else fill for x in b["day_peak_hour"]])
-        bb = np.stack([np.asarray(x) if x is not None else fill for x in b["day_base"]])
-        bt = np.stack([np.asarray(x) if x is not None else fill for x in b["day_temp"]])
+        bv = _mat(b, "day_value")
+        bc = _mat(b, "day_count", 0.0)
+        bp = _mat(b, "day_peak")
+        bh = _mat(b, "day_peak_hour")
+        bb = _mat(b, "day_base")
+        bt = _mat(b, "day_temp")
         on = np.full(shape, np.nan)
         on[:, ci] = bv[:, bi]
         ok = np.isfinite(on)
@@ -250,8 +275,8 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
         bbl.append(np.nanmedian(np.where(np.isfinite(bb[:, bi]), bb[:, bi], np.nan), axis=1)
                    if bi.size else np.full(n, np.nan))
         months = np.unique([(date(by, 1, 1) + timedelta(days=int(j))).month - 1 for j in bi])
-        bwk_list.append((np.stack(b["profile_sum"].to_numpy()) if b["profile_sum"].null_count()
-                         == 0 else None, np.stack(b["profile_count"].to_numpy())
+        bwk_list.append((_mat(b, "profile_sum") if b["profile_sum"].null_count() == 0
+                         else None, _mat(b, "profile_count")
                          if b["profile_count"].null_count() == 0 else None, months))
     with np.errstate(invalid="ignore", divide="ignore"):
         base = np.where(bcnt > 0, bsum / np.maximum(bcnt, 1), np.nan)
@@ -303,50 +328,15 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     seasonal_share = np.full(n, np.nan)
     seasonal_p = np.full(n, np.nan)
     d_w = np.full(shape, np.nan)
-    for i in range(n):
-        if not (np.isfinite(ctp[i][both[i]]).sum() >= 30 and np.isfinite(bt_mean[i]).any()):
-            continue
-        # baseline model from the baseline days themselves (each year's own temperature)
-        yb = np.concatenate([v[i] for v in bval_list])
-        tb = np.concatenate([t[i] for t in btp_list])
-        wb = np.tile(rest_c, len(bval_list))
-        mb = np.tile(in_period, len(bval_list))
-        fb = _degree_day_fit(np.where(mb, yb, np.nan), tb, wb, th)
-        fc = _degree_day_fit(np.where(both[i], cv[i], np.nan), ctp[i], rest_c, th)
-        if fb is None:
-            continue
-        pred = _predict(fb[0], ctp[i], rest_c, th)
-        ok = both[i] & np.isfinite(pred) & (pred > 0)
-        if ok.sum() >= 30:
-            weather_pct[i] = 100.0 * (cv[i][ok].sum() - pred[ok].sum()) / pred[ok].sum()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                d_w[i, ok] = np.log(np.maximum(cv[i][ok], floor[i, 0])
-                                    / np.maximum(pred[ok], floor[i, 0]))
-        if fc is not None:
-            # energy the change of temperature slopes adds over this year's degree days
-            t_ok = both[i] & np.isfinite(ctp[i])
-            hdd = np.maximum(th.hdd_base_c - ctp[i][t_ok], 0.0).sum()
-            cdd = np.maximum(ctp[i][t_ok] - th.cdd_base_c, 0.0).sum()
-            extra = (fc[0][1] - fb[0][1]) * hdd + (fc[0][2] - fb[0][2]) * cdd
-            var = (fc[1][1, 1] + fb[1][1, 1]) * hdd ** 2 + (fc[1][2, 2] + fb[1][2, 2]) * cdd ** 2
-            total_b = pred[t_ok].sum()
-            if total_b > 0:
-                seasonal_share[i] = extra / total_b
-                seasonal_p[i] = math.erfc(abs(extra) / math.sqrt(var) / math.sqrt(2)) \
-                    if var > 0 else (0.0 if extra else 1.0)
+    _weather(np.flatnonzero((np.isfinite(ctp) & both).sum(axis=1) >= 30)
+             if bval_list else np.arange(0), bt_mean, bval_list, btp_list, rest_c, in_period,
+             both, cv, ctp, floor, th, weather_pct, seasonal_share, seasonal_p, d_w)
     has_w = np.isfinite(weather_pct)
     # step search on the weather-normalised ratios where known (less weather noise)
     d_step = np.where(has_w[:, None], d_w, d)
     shift = mean_shift(d_step.ravel(), np.arange(0, (n + 1) * N, N), min_segment=14)
     step_idx = np.where(shift["index"] >= 0, shift["index"] - np.arange(n) * N, -1)
-    persist = np.full(n, np.nan)
-    for i in range(n):
-        k = int(step_idx[i])
-        if k >= 0:
-            tail = d_step[i, k:][np.isfinite(d_step[i, k:])][-60:]
-            jump = shift["after"][i] - shift["before"][i]
-            if tail.size and jump:
-                persist[i] = (tail.mean() - shift["before"][i]) / jump
+    persist = _persistence(d_step, step_idx, shift["before"], shift["after"])
     dwv, dwo = _ragged(np.where(np.isfinite(d_w), d_w, np.nan), np.isfinite(d_w))
     m_dw, _, p_growth_w = paired_change(dwv, dwo)
 
@@ -355,14 +345,14 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     peak_c = np.nanmax(np.where(np.isfinite(cpk_p), cpk_p, -np.inf), axis=1)
     peak_c = np.where(np.isfinite(peak_c), peak_c, np.nan)
     peak_day = np.argmax(np.where(np.isfinite(cpk_p), cpk_p, -np.inf), axis=1)
-    base_c = np.array([np.nanmedian(r[in_period]) if np.isfinite(r[in_period]).any()
-                       else np.nan for r in cbl])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as meant
+        base_c = np.nanmedian(cbl[:, in_period], axis=1) if end_idx else np.full(n, np.nan)
     base_b = np.nanmean(np.stack(bbl), axis=0) if bbl and np.isfinite(np.stack(bbl)).any() \
         else np.full(n, np.nan)
     months_c = np.unique([(date(year, 1, 1) + timedelta(days=int(j))).month - 1
                           for j in range(end_idx)]) if end_idx else np.arange(0)
-    wk_c, dy_c = _profiles(np.stack(cur["profile_sum"].to_numpy()),
-                           np.stack(cur["profile_count"].to_numpy()), months_c)
+    wk_c, dy_c = _profiles(_mat(cur, "profile_sum"), _mat(cur, "profile_count"), months_c)
     wk_b = np.zeros_like(wk_c)
     n_wk = 0
     for ps, pc, months in bwk_list:
@@ -411,6 +401,7 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     rows_class, rows_p, rows_eff, rows_date, rows_reason = [], [], [], [], []
     tz_list = cur["tz"].to_list()
     ids = keys["asset_id"].to_list()
+    metric_list = cur["metric"].to_list()
     for i in range(n):
         growth_m = m_dw[i] if has_w[i] and np.isfinite(m_dw[i]) else m_d[i]
         growth_p = p_growth_w[i] if has_w[i] and np.isfinite(p_growth_w[i]) else p_growth[i]
@@ -483,12 +474,13 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
         rows_p.append(float(p))
         rows_eff.append(float(eff) if np.isfinite(eff) else None)
         rows_date.append(when)
-        rows_reason.append(f"{ids[i]} {cur['metric'][i]}: {why}")
+        rows_reason.append(f"{ids[i]} {metric_list[i]}: {why}")
 
-    peak_ts = [_peak_ts(year, int(peak_day[i]), cph[i, peak_day[i]], tz_list[i])
-               if np.isfinite(peak_c[i]) else None for i in range(n)]
+    peak_ts = _peak_ts_all(year, peak_day, cph[np.arange(n), peak_day],
+                           np.isfinite(peak_c), cur["tz"])
     units = [METRICS[m].unit if m in METRICS else None for m in cur["metric"].to_list()]
-    members = (keys.join(n_members, on="asset_id", how="left", maintain_order="left")["n_members"].fill_null(1)
+    members = (keys.join(n_members, on="asset_id", how="left",
+                         maintain_order="left")["n_members"].fill_null(1)
                if n_members is not None else pl.Series([1] * n))
     ps = dist["quantile_delta"]
     out = pl.DataFrame({
@@ -518,6 +510,89 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     return out.with_columns(pl.Series("_score", score))
 
 
+def _weather(rows, bt_mean, bval_list, btp_list, rest_c, in_period, both, cv, ctp, floor,
+             th: Thresholds, weather_pct, seasonal_share, seasonal_p, d_w) -> None:
+    """Weather normalisation of the series ``rows`` (those with 30 or more compared days of
+    known temperature), all at once: a degree-day model of the baseline days (each baseline
+    year's own temperature) predicts this year's days from this year's weather; a model of
+    this year tells whether the temperature slopes themselves changed (new cooling or heating
+    load). Fills the output arrays in place."""
+    from griddiag.kernels.yoy import degree_day_fits
+
+    rows = rows[np.isfinite(bt_mean[rows]).any(axis=1)] if rows.size else rows
+    if rows.size == 0:
+        return
+    k = len(bval_list)
+    width = rest_c.shape[0]
+    mb = np.tile(in_period, k)
+    yb = np.where(mb[None, :], np.concatenate([v[rows] for v in bval_list], axis=1), np.nan)
+    tb = np.concatenate([t[rows] for t in btp_list], axis=1)
+    wb = np.broadcast_to(np.tile(rest_c, k), yb.shape)
+    m = rows.size
+    kw = dict(hdd_base_c=th.hdd_base_c, cdd_base_c=th.cdd_base_c, min_days=30)
+    fb, fb_cov, fb_ok = degree_day_fits(yb.ravel(), tb.ravel(), np.ascontiguousarray(wb).ravel(),
+                                        np.arange(m + 1, dtype=np.int64) * width * k, **kw)
+    yc = np.where(both[rows], cv[rows], np.nan)
+    tc = ctp[rows]
+    wc = np.broadcast_to(rest_c, yc.shape)
+    fc, fc_cov, fc_ok = degree_day_fits(yc.ravel(), tc.ravel(), np.ascontiguousarray(wc).ravel(),
+                                        np.arange(m + 1, dtype=np.int64) * width, **kw)
+    hdd = np.maximum(th.hdd_base_c - tc, 0.0)
+    cdd = np.maximum(tc - th.cdd_base_c, 0.0)
+    pred = fb[:, [0]] + fb[:, [1]] * hdd + fb[:, [2]] * cdd + fb[:, [3]] * rest_c[None, :]
+    with np.errstate(invalid="ignore"):
+        ok = both[rows] & np.isfinite(pred) & (pred > 0) & fb_ok[:, None]
+    n_ok = ok.sum(axis=1)
+    sel = n_ok >= 30
+    cur_sum = np.where(ok, cv[rows], 0.0).sum(axis=1)
+    pred_sum = np.where(ok, pred, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weather_pct[rows[sel]] = (100.0 * (cur_sum - pred_sum) / pred_sum)[sel]
+        fl = floor[rows]
+        dw = np.log(np.maximum(cv[rows], fl) / np.maximum(pred, fl))
+    dw_rows = d_w[rows]
+    put = ok & sel[:, None]
+    dw_rows[put] = dw[put]
+    d_w[rows] = dw_rows
+    # energy the change of temperature slopes adds over this year's degree days
+    t_ok = both[rows] & np.isfinite(tc)
+    hdd_s = np.where(t_ok, hdd, 0.0).sum(axis=1)
+    cdd_s = np.where(t_ok, cdd, 0.0).sum(axis=1)
+    extra = (fc[:, 1] - fb[:, 1]) * hdd_s + (fc[:, 2] - fb[:, 2]) * cdd_s
+    var = ((fc_cov[:, 1, 1] + fb_cov[:, 1, 1]) * hdd_s ** 2
+           + (fc_cov[:, 2, 2] + fb_cov[:, 2, 2]) * cdd_s ** 2)
+    total_b = np.where(t_ok, pred, 0.0).sum(axis=1)
+    both_fit = fb_ok & fc_ok & (total_b > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = extra / total_b
+        p = np.where(var > 0,
+                     np.array([math.erfc(x) for x in
+                               (np.abs(extra) / np.sqrt(np.where(var > 0, var, 1.0))
+                                / math.sqrt(2.0))]) if m else np.empty(0),
+                     np.where(extra != 0, 0.0, 1.0))
+    seasonal_share[rows[both_fit]] = share[both_fit]
+    seasonal_p[rows[both_fit]] = p[both_fit]
+
+
+def _persistence(d_step: np.ndarray, step_idx: np.ndarray, before: np.ndarray,
+                 after: np.ndarray) -> np.ndarray:
+    """How much of a step is still there at the end: the mean of the last 60 known daily log
+    ratios from the step on, as a share of the jump (1 = kept, 0 = back to the old level)."""
+    n, width = d_step.shape
+    fin = np.isfinite(d_step)
+    k = step_idx[:, None]
+    cols = np.arange(width)[None, :]
+    after_k = fin & (cols >= k) & (k >= 0)
+    from_right = np.cumsum(after_k[:, ::-1], axis=1)[:, ::-1]
+    tail = after_k & (from_right <= 60)
+    cnt = tail.sum(axis=1)
+    jump = after - before
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(tail, d_step, 0.0).sum(axis=1) / cnt
+        out = (mean - before) / jump
+    return np.where((step_idx >= 0) & (cnt > 0) & (jump != 0) & np.isfinite(jump), out, np.nan)
+
+
 def _nanmean_rows_3d(mats: list[np.ndarray], shape) -> np.ndarray:
     if not mats:
         return np.full(shape, np.nan)
@@ -531,9 +606,18 @@ def _abs_dev(x: np.ndarray, floor: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(np.maximum(x, floor))
     lx = np.where(np.isfinite(x), lx, np.nan)
-    med = pl.DataFrame(lx.T).select(
-        pl.all().fill_nan(None).rolling_median(7, min_samples=4, center=True)).to_numpy().T
-    return np.abs(lx - med.astype(float))
+    return np.abs(lx - _rolling_median7(lx))
+
+
+def _rolling_median7(x: np.ndarray, min_known: int = 4) -> np.ndarray:
+    """Centred 7-day running median of each row over its known values (windows cut at the
+    ends), NaN with fewer than ``min_known`` known: all rows in one kernel call."""
+    from griddiag.kernels.yoy import rolling_median
+
+    n, width = x.shape
+    off = np.arange(n + 1, dtype=np.int64) * width
+    return rolling_median(np.ascontiguousarray(x).ravel(), off, window=7,
+                          min_known=min_known).reshape(n, width)
 
 
 def _date_of(year: int, k: int) -> date:
@@ -553,6 +637,34 @@ def _peak_ts(year: int, day: int, hour: float, tz: str) -> datetime | None:
     return local.astimezone(UTC)
 
 
+def _peak_ts_all(year: int, day: np.ndarray, hour: np.ndarray, ok: np.ndarray,
+                 tz: pl.Series) -> pl.Series:
+    """UTC start of each series' peak hour (local ``hour`` on day ``day`` of ``year``), zone
+    by zone; null where there is no peak. A nonexistent local hour (DST gap) is moved
+    forward and an ambiguous one takes its first occurrence, as ``zoneinfo`` does."""
+    good = ok & np.isfinite(hour)
+    local = (pl.Series(np.datetime64(date(year, 1, 1), "us")
+                       + (np.asarray(day, dtype=np.int64) * 24
+                          + np.where(good, hour, 0).astype(np.int64)) * 3_600_000_000)
+             .cast(pl.Datetime("us")))
+    frame = pl.DataFrame({"local": local, "tz": tz, "ok": good}).with_row_index("_i")
+    out = []
+    for (zone,), part in frame.partition_by("tz", as_dict=True).items():
+        out.append(part.select("_i", pl.col("local").dt.replace_time_zone(
+            zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+            .alias("peak_ts"), "ok"))
+    res = pl.concat(out).sort("_i").select(
+        pl.when(pl.col("ok")).then(pl.col("peak_ts"))).to_series().alias("peak_ts")
+    gap = np.flatnonzero(good & res.is_null().to_numpy())
+    if gap.size:  # a local hour in a DST gap: zoneinfo reads it with the earlier offset
+        vals = res.to_list()
+        tzs = tz.to_list()
+        for i in gap:
+            vals[i] = _peak_ts(year, int(day[i]), float(hour[i]), tzs[i])
+        res = pl.Series("peak_ts", vals, dtype=pl.Datetime("us", "UTC"))
+    return res
+
+
 def _anomaly_counts(findings, keys, year, baseline_years, end_idx, tzs):
     n = keys.height
     if findings is None:
@@ -561,9 +673,11 @@ def _anomaly_counts(findings, keys, year, baseline_years, end_idx, tzs):
     f = findings.with_columns(pl.col("start").dt.convert_time_zone(tz).dt.date().alias("_d"))
     f = f.filter((pl.col("_d").dt.ordinal_day() - 1) < end_idx)
     counts = f.group_by("asset_id", pl.col("_d").dt.year().alias("_y")).len()
-    cur = keys.join(counts.filter(pl.col("_y") == year), on="asset_id", how="left", maintain_order="left")
+    cur = keys.join(counts.filter(pl.col("_y") == year), on="asset_id", how="left",
+                    maintain_order="left")
     base = keys.join(counts.filter(pl.col("_y").is_in(baseline_years))
-                     .group_by("asset_id").agg(pl.col("len").sum()), on="asset_id", how="left", maintain_order="left")
+                     .group_by("asset_id").agg(pl.col("len").sum()), on="asset_id", how="left",
+                     maintain_order="left")
     nb = max(len(baseline_years), 1)
     return (cur["len"].fill_null(0).cast(pl.Int64).to_list(),
             (base["len"].fill_null(0) / nb).round().cast(pl.Int64).to_list())

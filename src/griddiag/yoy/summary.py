@@ -3,21 +3,28 @@
 A year-over-year comparison never needs the raw readings again once a year is summarised: the
 summary of an (asset, metric, local year) holds per-day arrays (value, readings present, peak
 hour level and its hour, night minimum, mean temperature) and a month x weekday x hour profile.
-That is a few kB per series, so summaries of past years are stored and reused by later years
-(:mod:`griddiag.yoy.cache`) and a group (transformer, feeder, class) is the sum of its members'
-summaries.
+That is a few kB per series, so summaries of past years are stored and reused by later
+years (the store's ``read_yoy_summaries``, see :mod:`griddiag.yoy.api`) and a group
+(transformer, feeder, class) is the sum of its members' summaries.
 
 Levels: for interval energy an hour's level is its mean interval energy scaled to the hour
 (kWh in the hour = mean kW); a day's value is the day's energy, its mean interval energy times
 the intervals a day holds when at least half are present (a day with fewer is missing: an
 estimate from a few intervals would be noise). For other metrics (voltage, temperature) levels
 are means.
+
+How: readings -> :class:`Hours` (per series, its local hours with sum, count, max and min; the
+:func:`griddiag.kernels.yoy.hourly_sums` kernel, or a store's own ``hourly_aggregate``) ->
+:func:`summary_of_hours` (the :func:`griddiag.kernels.yoy.day_summary` kernel over every series
+of a batch at once, with one table per time zone mapping an hour to its local day, hour and
+profile slot). No step runs once per asset in Python.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -25,8 +32,9 @@ import polars as pl
 from griddiag.exceptions import ConfigError
 from griddiag.schema import METRICS, TS_DTYPE, normalize_readings
 
-__all__ = ["HOURLY_SCHEMA", "NIGHT_HOURS", "SUMMARY_VERSION", "hourly_aggregate",
-           "summary_schema", "yearly_summary"]
+__all__ = ["HOURLY_SCHEMA", "NIGHT_HOURS", "SUMMARY_VERSION", "Hours", "hourly_aggregate",
+           "hours_from_frame", "hours_of_readings", "summary_of_hours", "summary_schema",
+           "yearly_summary"]
 
 SUMMARY_VERSION = "1"
 #: Local hours whose minimum is the day's base load (night, when only standing load runs).
@@ -35,6 +43,7 @@ NIGHT_HOURS = (0, 6)
 MIN_DAY_COVERAGE = 0.5
 N_DAYS = 366
 N_PROFILE = 12 * 7 * 24
+HOUR_US = 3_600_000_000
 
 HOURLY_SCHEMA: dict[str, pl.DataType] = {
     "asset_id": pl.String(), "metric": pl.String(), "hour": TS_DTYPE,
@@ -54,11 +63,198 @@ def summary_schema() -> dict[str, pl.DataType]:
     }
 
 
-def _whole_hour_zone(tz: str, lo: datetime, hi: datetime) -> bool:
-    zone = ZoneInfo(tz)
-    months = pl.datetime_range(lo, hi, interval="1mo", eager=True, time_zone="UTC")
-    return all(int(m.astimezone(zone).utcoffset().total_seconds()) % 3600 == 0
-               for m in months.to_list())
+# -- time zones ---------------------------------------------------------------------------------
+
+def zone_shift_us(tz: str, lo_year: int, hi_year: int) -> int:
+    """The zone's UTC offset modulo one hour (microseconds); see
+    :func:`griddiag.storage.base.hour_shift_us`."""
+    from griddiag.storage.base import hour_shift_us
+
+    return hour_shift_us(tz, lo_year, hi_year)
+
+
+@lru_cache(maxsize=256)
+def _zone_table(tz: str, year: int, shift_us: int):
+    """Hour keys around local ``year`` -> (local day of the year or -1, local hour, profile
+    slot base ``month * 168 + weekday * 24``)."""
+    lo = datetime(year - 1, 12, 30, tzinfo=UTC)
+    hi = datetime(year + 1, 1, 3, tzinfo=UTC)
+    k0 = (int(lo.timestamp()) * 1_000_000 + shift_us) // HOUR_US
+    k1 = (int(hi.timestamp()) * 1_000_000 + shift_us) // HOUR_US
+    keys = np.arange(k0, k1, dtype=np.int64)
+    local = pl.Series(keys * HOUR_US - shift_us).cast(TS_DTYPE).dt.convert_time_zone(tz)
+    d = local.dt.date()
+    doy = np.where(d.dt.year().to_numpy() == year, d.dt.ordinal_day().to_numpy() - 1, -1)
+    slot = ((d.dt.month().to_numpy().astype(np.int64) - 1) * 168
+            + (d.dt.weekday().to_numpy().astype(np.int64) - 1) * 24)
+    return k0, doy.astype(np.int64), local.dt.hour().to_numpy().astype(np.int64), slot
+
+
+# -- hours of a batch -----------------------------------------------------------------------------
+
+@dataclass
+class Hours:
+    """The hourly aggregates of a batch, series by series (the long frame's compact form).
+
+    Series ``i`` is ``(asset_id[i], metric[i])`` in local zone ``tz[i]``; its hours are
+    ``key[offsets[i]:offsets[i + 1]]`` in time order, an hour starting at UTC
+    ``key * HOUR_US - shift_us[i]``.
+    """
+
+    asset_id: pl.Series
+    metric: pl.Series
+    tz: pl.Series
+    shift_us: np.ndarray
+    offsets: np.ndarray
+    key: np.ndarray
+    sum: np.ndarray
+    count: np.ndarray
+    max: np.ndarray
+    min: np.ndarray
+
+    @property
+    def n_series(self) -> int:
+        return self.offsets.shape[0] - 1
+
+
+def _empty_hours() -> Hours:
+    e = np.empty(0)
+    return Hours(pl.Series("asset_id", [], pl.String), pl.Series("metric", [], pl.String),
+                 pl.Series("tz", [], pl.String), np.empty(0, np.int64), np.zeros(1, np.int64),
+                 np.empty(0, np.int64), e, np.empty(0, np.int64), e, e)
+
+
+#: Runs at least this long are found by binary search (one polars call per run, ~0.2 ms),
+#: shorter ones by comparing neighbours (one pass, ~20 ns a row).
+_GALLOP_MIN_RUN = 20_000
+
+
+def _runs(s: pl.Series) -> np.ndarray | None:
+    """Start rows of the runs of equal values of a sorted series, or None if unsorted.
+
+    A year of 15-minute readings is a run of 35,000 rows per asset: binary search finds its
+    end with a few comparisons instead of 35,000. Daily data has short runs, where one
+    vectorised pass over neighbours is cheaper than a call per run."""
+    if not s.is_sorted():
+        return None
+    starts, i, n = [], 0, s.len()
+    while i < n:
+        starts.append(i)
+        j = int(s.search_sorted(s[i], side="right"))
+        if j - i < _GALLOP_MIN_RUN and j < n:
+            rest = s.slice(j)
+            change = (rest != rest.shift(1)).fill_null(True).to_numpy()
+            starts.extend((np.flatnonzero(change) + j).tolist())
+            break
+        i = j
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _series_order(frame: pl.DataFrame, time_col: str
+                  ) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """``frame`` sorted by ``asset_id, metric, time_col`` (sorted already, from a store or an
+    export, it is not touched), the int64 times and the start row of each series (with the
+    end appended)."""
+    n = frame.height
+    t = frame[time_col]
+    ts = (t.to_physical() if t.dtype == TS_DTYPE else t.dt.epoch("us")).to_numpy()
+    a_starts = _runs(frame["asset_id"])
+    if a_starts is not None:
+        met = frame["metric"]
+        if met.min() == met.max():  # one metric (the usual batch): no change inside
+            change = np.empty(0, dtype=np.int64)
+        else:
+            change = np.flatnonzero(met.rle_id().diff().fill_null(0).to_numpy() != 0)
+        is_asset_start = np.zeros(n + 1, dtype=bool)
+        is_asset_start[a_starts] = True
+        inner = change[~is_asset_start[change]]
+        ok = True
+        if inner.size:  # within an asset, metrics must ascend
+            ok = bool((met.gather(inner) > met.gather(inner - 1)).all())
+        if ok:
+            starts = np.union1d(a_starts, change)
+            back = np.diff(ts) < 0
+            if starts.size > 1:
+                back[starts[1:] - 1] = False
+            if not back.any():
+                return frame, ts, np.append(starts, n).astype(np.int64)
+    from griddiag.storage.base import group_codes, sort_order
+
+    assets = frame["asset_id"].unique().sort()
+    metrics = frame["metric"].unique().sort()
+    group = group_codes(frame, assets, metrics)
+    order = sort_order(group, ts)
+    if order is not None:
+        frame, group, ts = frame[order], group[order], ts[order]
+    starts = np.flatnonzero(np.diff(group, prepend=-1) != 0)
+    return frame, ts, np.append(starts, n).astype(np.int64)
+
+
+def _series_zones(asset_ids: pl.Series, assets: pl.DataFrame | None, default_tz: str,
+                  lo_us: int, hi_us: int) -> tuple[pl.Series, np.ndarray]:
+    tz_of = _tz_frame(assets, default_tz)
+    tz = pl.DataFrame({"asset_id": asset_ids}).join(
+        tz_of, on="asset_id", how="left", maintain_order="left")["tz"].fill_null(default_tz)
+    lo_y = datetime.fromtimestamp(lo_us / 1e6, UTC).year
+    hi_y = datetime.fromtimestamp(hi_us / 1e6, UTC).year
+    zones = tz.unique().to_list()
+    shift = {z: zone_shift_us(z, lo_y, hi_y) for z in zones}
+    return tz, tz.replace_strict(shift, return_dtype=pl.Int64).to_numpy()
+
+
+def hours_of_readings(readings: pl.DataFrame, assets: pl.DataFrame | None = None, *,
+                      default_tz: str = "UTC") -> Hours:
+    """Readings -> :class:`Hours` (local hours of each asset's zone)."""
+    from griddiag.kernels.yoy import hourly_sums
+
+    readings = normalize_readings(readings)
+    if readings.height == 0:
+        return _empty_hours()
+    frame, ts, starts = _series_order(readings, "ts")
+    first = frame["asset_id"].gather(starts[:-1])
+    tz, shift = _series_zones(first, assets, default_tz, int(ts.min()), int(ts.max()))
+    off, key, hs, hc, hx, hn = hourly_sums(frame["value"].to_numpy(), starts, ts, shift)
+    keep = np.diff(off) > 0  # series with no valid value
+    if not keep.all():
+        idx = np.flatnonzero(keep)
+        first, tz, shift = first.gather(idx), tz.gather(idx), shift[idx]
+        off = np.append(0, np.cumsum(np.diff(off)[idx])).astype(np.int64)
+    return Hours(first.rename("asset_id"), frame["metric"].gather(starts[:-1][keep])
+                 .rename("metric"), tz.rename("tz"), shift, off, key, hs, hc, hx, hn)
+
+
+def hours_from_frame(hourly: pl.DataFrame, assets: pl.DataFrame | None = None, *,
+                     default_tz: str = "UTC") -> Hours:
+    """A long hourly frame (``HOURLY_SCHEMA``, e.g. a store's ``hourly_aggregate``) ->
+    :class:`Hours`."""
+    missing = [c for c in HOURLY_SCHEMA if c not in hourly.columns]
+    if missing:
+        raise ConfigError(f"hourly frame lacks column(s) {missing}; expected "
+                          f"{list(HOURLY_SCHEMA)} (see hourly_aggregate)")
+    hourly = hourly.select([pl.col(c).cast(t) for c, t in HOURLY_SCHEMA.items()]).filter(
+        pl.col("count") > 0)
+    if hourly.height == 0:
+        return _empty_hours()
+    frame, ts, starts = _series_order(hourly, "hour")
+    first = frame["asset_id"].gather(starts[:-1])
+    tz, shift = _series_zones(first, assets, default_tz, int(ts.min()), int(ts.max()))
+    per_row = np.repeat(shift, np.diff(starts))
+    key = (ts + per_row) // HOUR_US
+    return Hours(first.rename("asset_id"), frame["metric"].gather(starts[:-1]).rename("metric"),
+                 tz.rename("tz"), shift, starts, key, frame["sum"].to_numpy(),
+                 frame["count"].to_numpy(), frame["max"].to_numpy(), frame["min"].to_numpy())
+
+
+def hours_to_frame(h: Hours) -> pl.DataFrame:
+    if h.key.size == 0:
+        return pl.DataFrame(schema=HOURLY_SCHEMA)
+    idx = np.repeat(np.arange(h.n_series), np.diff(h.offsets))
+    hour = h.key * HOUR_US - h.shift_us[idx]
+    return pl.DataFrame({
+        "asset_id": h.asset_id.gather(idx), "metric": h.metric.gather(idx),
+        "hour": pl.Series(hour).cast(TS_DTYPE), "sum": h.sum, "count": h.count,
+        "max": h.max, "min": h.min,
+    }).select([pl.col(c).cast(t) for c, t in HOURLY_SCHEMA.items()])
 
 
 def hourly_aggregate(readings: pl.DataFrame, assets: pl.DataFrame | None = None, *,
@@ -66,53 +262,10 @@ def hourly_aggregate(readings: pl.DataFrame, assets: pl.DataFrame | None = None,
     """Per asset, metric and *local* hour: sum, count, max and min of the readings.
 
     ``hour`` is the UTC instant at which the local hour starts (``time_bucket('1 hour', ts,
-    tz)`` in TimescaleDB gives the same). Hours equal UTC hours in zones with whole-hour
-    offsets, so those are bucketed on the UTC value (no conversion per reading).
+    tz)`` in TimescaleDB gives the same); rows are sorted by asset, metric and hour. Invalid
+    values (NaN, +-inf) are dropped.
     """
-    readings = normalize_readings(readings).filter(pl.col("value").is_finite())
-    if readings.height == 0:
-        return pl.DataFrame(schema=HOURLY_SCHEMA)
-    tz_of = _tz_frame(assets, default_tz)
-    frame = readings.join(tz_of, on="asset_id", how="left").with_columns(
-        pl.col("tz").fill_null(default_tz))
-    parts = []
-    for (zone,), part in frame.partition_by("tz", as_dict=True).items():
-        lo, hi = part["ts"].min(), part["ts"].max()
-        if _whole_hour_zone(zone, lo, hi):
-            hour = pl.col("ts").dt.truncate("1h")
-        else:
-            hour = (pl.col("ts").dt.convert_time_zone(zone).dt.truncate("1h")
-                    .dt.convert_time_zone("UTC"))
-        parts.append(_reduce_hours(part.with_columns(hour.alias("hour"))))
-    return pl.concat(parts).select([pl.col(c).cast(t) for c, t in HOURLY_SCHEMA.items()])
-
-
-def _reduce_hours(frame: pl.DataFrame) -> pl.DataFrame:
-    """Group rows by (asset, metric, hour) on one int64 key with ``np.*.reduceat``: rows from a
-    store arrive sorted by asset, metric and time, so no hash table (and no string hashing)
-    is needed; polars' string-keyed group-by is several times slower here."""
-    from griddiag.storage.base import group_codes, sort_order
-
-    assets = frame["asset_id"].unique().sort()
-    metrics = frame["metric"].unique().sort()
-    group = group_codes(frame, assets, metrics)
-    hour = frame["hour"].dt.epoch("us").to_numpy() // 3_600_000_000
-    order = sort_order(group, hour)
-    values = frame["value"].to_numpy()
-    if order is not None:
-        group, hour, values = group[order], hour[order], values[order]
-    new = np.ones(group.size, dtype=bool)
-    new[1:] = (group[1:] != group[:-1]) | (hour[1:] != hour[:-1])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, group.size))
-    g = group[starts]
-    n_m = max(len(metrics), 1)
-    return pl.DataFrame({
-        "asset_id": assets.gather(g // n_m), "metric": metrics.gather(g % n_m),
-        "hour": pl.Series(hour[starts] * 3_600_000_000).cast(TS_DTYPE),
-        "sum": np.add.reduceat(values, starts), "count": counts,
-        "max": np.maximum.reduceat(values, starts), "min": np.minimum.reduceat(values, starts),
-    })
+    return hours_to_frame(hours_of_readings(readings, assets, default_tz=default_tz))
 
 
 def _tz_frame(assets: pl.DataFrame | None, default_tz: str) -> pl.DataFrame:
@@ -125,6 +278,8 @@ def _is_energy(metric: str) -> bool:
     m = METRICS.get(metric)
     return m is not None and m.kind == "interval_energy"
 
+
+# -- yearly summaries -------------------------------------------------------------------------
 
 def yearly_summary(hourly: pl.DataFrame, year: int, *, assets: pl.DataFrame | None = None,
                    temperature: pl.DataFrame | None = None, default_tz: str = "UTC",
@@ -156,145 +311,115 @@ def yearly_summary(hourly: pl.DataFrame, year: int, *, assets: pl.DataFrame | No
     """
     if hourly.height == 0:
         return pl.DataFrame(schema=summary_schema())
-    tz_of = _tz_frame(assets, default_tz)
-    frame = hourly.join(tz_of, on="asset_id", how="left").with_columns(
-        pl.col("tz").fill_null(default_tz))
-    parts = []
-    for (zone,), part in frame.partition_by("tz", as_dict=True).items():
-        parts.append(_summarise_zone(part.drop("tz"), year, zone))
-    days = pl.concat([p for p in parts if p.height]) if any(p.height for p in parts) else None
-    if days is None:
+    h = hours_from_frame(hourly, assets, default_tz=default_tz)
+    return finish_summary(summary_of_hours(h, year), assets=assets, temperature=temperature,
+                          metrics=metrics)
+
+
+def summary_of_hours(h: Hours, year: int) -> pl.DataFrame:
+    """The *raw* yearly summary of every series of ``h`` with readings in local ``year``,
+    ``ambient_temp_c`` and registers included and ``day_temp`` empty (what the summary cache
+    stores: temperature and the choice of metrics are applied by :func:`finish_summary`)."""
+    from griddiag.kernels.yoy import day_summary
+
+    if h.n_series == 0:
         return pl.DataFrame(schema=summary_schema())
-    return _pack(days, year, assets, temperature, metrics)
+    zones = h.tz.unique(maintain_order=True).to_list()
+    tabs = [_zone_table(z, year, int(h.shift_us[i]))
+            for z, i in ((z, int((h.tz == z).arg_true()[0])) for z in zones)]
+    width = max(t[1].shape[0] for t in tabs)
 
+    def stack(k, fill):
+        return np.stack([np.pad(t[k], (0, width - t[k].shape[0]), constant_values=fill)
+                         for t in tabs])
 
-def _summarise_zone(hourly: pl.DataFrame, year: int, zone: str) -> pl.DataFrame:
-    local = pl.col("hour").dt.convert_time_zone(zone)
-    h = hourly.with_columns(local.dt.date().alias("date"), local.dt.hour().alias("h"),
-                            pl.lit(zone).alias("tz")).filter(pl.col("date").dt.year() == year)
-    return h
-
-
-def _pack(h: pl.DataFrame, year: int, assets, temperature, metrics) -> pl.DataFrame:
-    if h.height == 0:
-        return pl.DataFrame(schema=summary_schema())
-    # readings a day holds: the 90th percentile of the series' daily counts (a few missing
-    # days do not lower it; DST days are off by an hour, a 4 % error on two days a year)
-    daily = h.group_by("asset_id", "metric", "tz", "date").agg(
-        pl.col("sum").sum(), pl.col("count").sum().alias("n"))
-    per_day = daily.group_by("asset_id", "metric").agg(
-        pl.col("n").quantile(0.9, "nearest").cast(pl.Float64).alias("per_day"))
-    h = h.join(per_day, on=["asset_id", "metric"])
-    energy_metrics = [m for m in METRICS if _is_energy(m)]
-    h = h.with_columns(pl.col("metric").is_in(energy_metrics).alias("energy"))
-    # an hour's level: mean reading, times readings per hour for energy (kWh in the hour)
-    h = h.with_columns(
-        pl.when(pl.col("energy"))
-        .then(pl.col("sum") / pl.col("count") * pl.col("per_day") / 24.0)
-        .otherwise(pl.col("sum") / pl.col("count")).alias("level"))
-    hourly_ok = pl.col("per_day") >= 24
-    day = h.group_by("asset_id", "metric", "tz", "date").agg(
-        pl.col("sum").sum().alias("sum"), pl.col("count").sum().alias("n"),
-        pl.col("per_day").first(), pl.col("energy").first(),
-        pl.when(hourly_ok).then(pl.col("level")).max().alias("peak"),
-        pl.col("h").sort_by("level").last().alias("peak_hour"),
-        pl.col("level").filter((pl.col("h") >= NIGHT_HOURS[0]) & (pl.col("h") < NIGHT_HOURS[1]))
-        .min().alias("base"),
-    ).with_columns(
-        pl.when(pl.col("n") < MIN_DAY_COVERAGE * pl.col("per_day")).then(None)
-        .when(pl.col("energy")).then(pl.col("sum") / pl.col("n") * pl.col("per_day"))
-        .otherwise(pl.col("sum") / pl.col("n")).alias("value"),
-        pl.when(pl.col("per_day") >= 24).then(pl.col("peak_hour").cast(pl.Float64))
-        .otherwise(None).alias("peak_hour"),
-        pl.when(pl.col("per_day") >= 24).then(pl.col("base")).otherwise(None).alias("base"),
-        (pl.col("date").dt.ordinal_day() - 1).alias("doy"),
-    )
-    prof = h.filter(hourly_ok).group_by(
-        "asset_id", "metric",
-        ((pl.col("date").dt.month().cast(pl.Int32) - 1) * 168
-         + (pl.col("date").dt.weekday().cast(pl.Int32) - 1) * 24
-         + pl.col("h").cast(pl.Int32)).alias("slot")).agg(
-        pl.col("level").sum().alias("psum"), pl.len().alias("pcount"))
-
-    temps = _temperature_days(day, assets, temperature)
-    wanted = day.filter(pl.col("metric") != "ambient_temp_c")
-    wanted = wanted.filter(~pl.col("metric").str.starts_with("register_kwh"))
-    if metrics is not None:
-        wanted = wanted.filter(pl.col("metric").is_in(metrics))
-    keys = wanted.select("asset_id", "metric", "tz", "per_day").unique(
-        ["asset_id", "metric"]).sort("asset_id", "metric")
-    n = keys.height
-    if n == 0:
-        return pl.DataFrame(schema=summary_schema())
-    idx = keys.with_row_index("row").select("asset_id", "metric", "row")
-    d = wanted.join(idx, on=["asset_id", "metric"])
-    r, c = d["row"].to_numpy(), d["doy"].to_numpy()
-
-    def scatter(col: str, src: pl.DataFrame = d) -> np.ndarray:
-        out = np.full((n, N_DAYS), np.nan)
-        out[src["row"].to_numpy(), src["doy"].to_numpy()] = src[col].cast(
-            pl.Float64).fill_null(np.nan).to_numpy()
-        return out
-
-    count = np.full((n, N_DAYS), np.nan)
-    count[r, c] = d["n"].cast(pl.Float64).to_numpy()
+    start = np.array([t[0] for t in tabs], dtype=np.int64)
+    zone = h.tz.replace_strict({z: i for i, z in enumerate(zones)},
+                               return_dtype=pl.Int64).to_numpy()
+    is_energy = np.array([_is_energy(m) for m in h.metric.to_list()], dtype=bool)
     n_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
-    count[:, :n_days] = np.nan_to_num(count[:, :n_days], nan=0.0)
+    out = day_summary(h.offsets, h.key, h.sum, h.count, zone, is_energy,
+                      (start, stack(1, -1), stack(2, 0), stack(3, 0)), n_days=n_days,
+                      min_coverage=MIN_DAY_COVERAGE, night_hours=NIGHT_HOURS)
+    keep = np.flatnonzero(out["has_year"])
+    if keep.size == 0:
+        return pl.DataFrame(schema=summary_schema())
+    n = keep.size
+    frame = pl.DataFrame({
+        "asset_id": h.asset_id.gather(keep), "metric": h.metric.gather(keep),
+        "year": pl.Series([year] * n, dtype=pl.Int32), "tz": h.tz.gather(keep),
+        "n_days": pl.Series([n_days] * n, dtype=pl.Int32), "per_day": out["per_day"][keep],
+        "day_value": out["day_value"][keep], "day_count": out["day_count"][keep],
+        "day_peak": out["day_peak"][keep], "day_peak_hour": out["day_peak_hour"][keep],
+        "day_base": out["day_base"][keep], "day_temp": np.full((n, N_DAYS), np.nan),
+        "profile_sum": out["profile_sum"][keep], "profile_count": out["profile_count"][keep],
+    })
+    return frame.cast(summary_schema()).sort("asset_id", "metric")
+
+
+def finish_summary(raw: pl.DataFrame, *, assets: pl.DataFrame | None = None,
+                   temperature: pl.DataFrame | None = None,
+                   metrics: list[str] | None = None) -> pl.DataFrame:
+    """Raw summaries (:func:`summary_of_hours`) -> yearly summaries: each series' daily
+    temperature (its own ``ambient_temp_c``, else the nearest ancestor's, else
+    ``temperature``) and only the metrics compared."""
+    if raw.height == 0:
+        return pl.DataFrame(schema=summary_schema())
+    raw = raw.sort("asset_id", "metric")
+    wanted = ~raw["metric"].is_in(["ambient_temp_c"]) & ~raw["metric"].str.starts_with(
+        "register_kwh")
+    if metrics is not None:
+        wanted &= raw["metric"].is_in(list(metrics))
+    keys = raw.filter(wanted).select("asset_id", "metric")
+    if keys.height == 0:
+        return pl.DataFrame(schema=summary_schema())
+    tmp = _temperature_rows(raw, keys, assets, temperature)
+    return raw.filter(wanted).with_columns(
+        pl.Series("day_temp", tmp, dtype=pl.Array(pl.Float64, N_DAYS)))
+
+
+def _temperature_rows(raw: pl.DataFrame, keys: pl.DataFrame, assets: pl.DataFrame | None,
+                      temperature: pl.DataFrame | None) -> np.ndarray:
+    """Daily mean temperature per wanted series: the asset's own ``ambient_temp_c``, else the
+    nearest ancestor's (transformer, feeder, substation, up to four levels), else
+    ``temperature``."""
+    n = keys.height
     tmp = np.full((n, N_DAYS), np.nan)
-    if temps is not None and temps.height:
-        t = temps.join(idx, on=["asset_id", "metric"])
-        tmp[t["row"].to_numpy(), t["doy"].to_numpy()] = t["temp"].to_numpy()
-    psum = np.zeros((n, N_PROFILE))
-    pcnt = np.zeros((n, N_PROFILE))
-    p = prof.join(idx, on=["asset_id", "metric"])
-    psum[p["row"].to_numpy(), p["slot"].to_numpy()] = p["psum"].to_numpy()
-    pcnt[p["row"].to_numpy(), p["slot"].to_numpy()] = p["pcount"].cast(pl.Float64).to_numpy()
-    return pl.DataFrame({
-        "asset_id": keys["asset_id"], "metric": keys["metric"],
-        "year": pl.Series([year] * n, dtype=pl.Int32), "tz": keys["tz"],
-        "n_days": pl.Series([n_days] * n, dtype=pl.Int32), "per_day": keys["per_day"],
-        "day_value": scatter("value"), "day_count": count, "day_peak": scatter("peak"),
-        "day_peak_hour": scatter("peak_hour"), "day_base": scatter("base"), "day_temp": tmp,
-        "profile_sum": psum, "profile_count": pcnt,
-    }).cast(summary_schema())
-
-
-def _temperature_days(day: pl.DataFrame, assets: pl.DataFrame | None,
-                      temperature: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Daily mean temperature per (asset, metric): the asset's own ``ambient_temp_c``, else the
-    nearest ancestor's (transformer, feeder, substation), else ``temperature``."""
-    series = day.select("asset_id", "metric").unique()
-    own = day.filter(pl.col("metric") == "ambient_temp_c").select(
-        pl.col("asset_id").alias("src"), "doy", pl.col("value").alias("temp"))
-    src = series.with_columns(pl.col("asset_id").alias("src"))
-    if own.height and assets is not None:
-        parent = dict(zip(assets["asset_id"].to_list(), assets["parent_id"].to_list(),
-                          strict=True))
-        have = set(own["src"].unique().to_list())
-        chosen = []
-        for a in src["asset_id"].to_list():
-            x, depth = a, 0
-            while x is not None and x not in have and depth < 4:
-                x, depth = parent.get(x), depth + 1
-            chosen.append(x if x in have else None)
-        src = src.with_columns(pl.Series("src", chosen, dtype=pl.String))
-    out = src.join(own, on="src", how="inner").select("asset_id", "metric", "doy", "temp")
-    if temperature is not None:
+    own = raw.filter(pl.col("metric") == "ambient_temp_c")
+    found = np.zeros(n, dtype=bool)
+    if own.height:
+        have = {a: i for i, a in enumerate(own["asset_id"].to_list())}
+        src = keys["asset_id"].to_list()
+        if assets is not None:
+            parent = dict(zip(assets["asset_id"].to_list(), assets["parent_id"].to_list(),
+                              strict=True))
+            chosen = []
+            for a in dict.fromkeys(src):
+                x, depth = a, 0
+                while x is not None and x not in have and depth < 4:
+                    x, depth = parent.get(x), depth + 1
+                chosen.append((a, x if x in have else None))
+            up = dict(chosen)
+            src = [up[a] for a in src]
+        rows = np.array([have.get(a, -1) if a is not None else -1 for a in src])
+        found = rows >= 0
+        if found.any():
+            vals = own["day_value"].to_numpy()
+            tmp[found] = vals[rows[found]]
+    if temperature is not None and not found.all():
         t = _temperature_frame(temperature)
-        missing = series.join(out.select("asset_id", "metric").unique(),
-                              on=["asset_id", "metric"], how="anti")
-        if missing.height:
-            if "asset_id" in t.columns:
-                extra = missing.join(t, on="asset_id")
-            else:
-                extra = missing.join(t, how="cross")
-            extra = extra.select("asset_id", "metric",
-                                 (pl.col("date").dt.ordinal_day() - 1).alias("doy"),
-                                 "temp", pl.col("date").dt.year().alias("_y"))
-            years = day["date"].dt.year().unique().to_list()
-            extra = extra.filter(pl.col("_y").is_in(years)).drop("_y")
-            out = pl.concat([out, extra.select(out.columns).cast(out.schema)])
-    return out
+        year = int(raw["year"][0])
+        t = t.filter(pl.col("date").dt.year() == year).with_columns(
+            (pl.col("date").dt.ordinal_day().cast(pl.Int64) - 1).alias("doy"))
+        missing = keys.with_row_index("row").filter(pl.Series(~found))
+        if "asset_id" in t.columns:
+            extra = missing.join(t, on="asset_id")
+        else:
+            extra = missing.join(t, how="cross")
+        if extra.height:
+            tmp[extra["row"].to_numpy(), extra["doy"].to_numpy()] = extra["temp"].cast(
+                pl.Float64).fill_null(np.nan).to_numpy()
+    return tmp
 
 
 def _temperature_frame(temperature: pl.DataFrame) -> pl.DataFrame:
