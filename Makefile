@@ -39,9 +39,12 @@ db:
 # the result: 5 (no tests collected) is a failure too.
 # Headless Chromium for the report's browser test comes from scripts/chromium.sh (apt, as root);
 # GRIDDIAG_REQUIRE_BROWSER=1 makes that test fail, not skip, when Chromium is still missing.
-test: setup
+# The dask extra too, so the Dask executor's tests run (GRIDDIAG_REQUIRE_DASK=1: fail, not skip).
+test:
+	@GRIDDIAG_EXTRAS=dask bash scripts/setup.sh
 	@bash scripts/chromium.sh; \
 	$(GET_DSN); \
+	export GRIDDIAG_REQUIRE_DASK=1; \
 	if [[ $${CI:-} == true ]]; then export GRIDDIAG_REQUIRE_DB=1 GRIDDIAG_REQUIRE_BROWSER=1; \
 	else export GRIDDIAG_REQUIRE_DB=$${GRIDDIAG_REQUIRE_DB:-1} \
 		GRIDDIAG_REQUIRE_BROWSER=$${GRIDDIAG_REQUIRE_BROWSER:-1}; fi; \

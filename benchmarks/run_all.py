@@ -9,6 +9,10 @@ right one. Adding a benchmark (detectors, year-over-year) is adding its module t
 
     .venv/bin/python benchmarks/run_all.py [--only bench_ingest] [--quick] [--output PATH]
 
+With ``--only``, the sections of the benchmarks that were not run are kept from the existing
+file (each section carries its own revision, date and load), so one benchmark can be re-run
+without losing the others' results.
+
 ``GRIDDIAG_TEST_DSN`` (or ``--dsn``) names the TimescaleDB server. ``--quick`` runs tiny data
 sets as a smoke test and writes nothing unless ``--output`` is given.
 """
@@ -38,7 +42,14 @@ from benchmarks.common import CheckFailed, load_average, machine, table  # noqa:
 BENCHMARKS = [
     "benchmarks.bench_ingest",
     "benchmarks.bench_detect",
+    "benchmarks.bench_yoy",
+    "benchmarks.bench_peers",
     "benchmarks.accuracy_sample",
+    "benchmarks.accuracy_peers",
+    "benchmarks.nab",
+    "benchmarks.sgcc",
+    "benchmarks.bench_inspect",
+    "benchmarks.bench_dask",
 ]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
@@ -79,6 +90,21 @@ def git_revision() -> str:
         return "unknown"
 
 
+def existing_sections(path: Path) -> dict[str, str]:
+    """Sections of a RESULTS.md by benchmark module (the ``_`module`..._`` line under each
+    ``## `` title names it)."""
+    if not path.exists():
+        return {}
+    found: dict[str, str] = {}
+    for chunk in ("\n" + path.read_text()).split("\n## ")[1:]:
+        lines = chunk.splitlines()
+        for line in lines[1:4]:
+            if line.startswith("_`") and "`" in line[2:]:
+                found[line[2:line.index("`", 2)]] = "## " + chunk.rstrip("\n") + "\n"
+                break
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append", default=[],
@@ -105,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     info["griddiag revision"] = git_revision()
     info["load average before"] = load_average()
 
-    sections: list[str] = []
+    sections: dict[str, str] = {}
     failed: list[str] = []
+    revision = info["griddiag revision"]
     started = time.perf_counter()
     for name in names:
         module = importlib.import_module(name)
@@ -126,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        sections.append(f"## {title}\n\n_`{name}`, {time.perf_counter() - t0:,.0f} s._\n\n"
-                        f"{body}\n")
+        sections[name] = (f"## {title}\n\n_`{name}`, {time.perf_counter() - t0:,.0f} s, "
+                          f"revision {revision}, {time.strftime('%Y-%m-%d')}, load average "
+                          f"{load_average()} after._\n\n{body}\n")
         print(f"run_all: {name} done in {time.perf_counter() - t0:,.0f} s", file=sys.stderr)
     info["load average after"] = load_average()
     info["total time"] = f"{time.perf_counter() - started:,.0f} s"
@@ -145,7 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         table(["", ""], [[k, v] for k, v in info.items()]),
         "",
     ]
-    text = "\n".join(header) + "\n" + "\n".join(sections)
+    if output is not None and args.only:
+        kept = existing_sections(output)
+        header.append("Sections not re-run in this command are kept from earlier runs "
+                      "(each names its own revision and date).\n")
+        sections = {m: sections.get(m) or kept.get(m) for m in BENCHMARKS
+                    if sections.get(m) or kept.get(m)}
+    text = "\n".join(header) + "\n" + "\n".join(sections.values())
     if failed:
         print(text)
         print(f"run_all: FAILED: {', '.join(failed)}; "

@@ -40,6 +40,7 @@ from griddiag.exceptions import (
     StoreError,
 )
 from griddiag.ingest import IngestReport, ingest
+from griddiag.inspection import InspectionResult, inspect
 from griddiag.storage import Store, WriteResult, open_store
 from griddiag.yoy.api import compare_years
 
@@ -55,6 +56,7 @@ __all__ = [
     "GriddiagError",
     "IngestReport",
     "InputError",
+    "InspectionResult",
     "SchemaError",
     "Store",
     "StoreError",
@@ -63,5 +65,6 @@ __all__ = [
     "compare_years",
     "detect",
     "ingest",
+    "inspect",
     "open_store",
 ]

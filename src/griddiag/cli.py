@@ -51,13 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="generate the sample utility and load it into the embedded store",
+        help="sample utility into the embedded store, then the inspection and its report",
         description="Generate the deterministic sample utility (a substation, feeders, "
-        "transformers and meters over three years, with injected anomalies) and ingest it "
-        "into an embedded store. Prints the store's path on the last line.",
+        "transformers and meters over three years, with injected anomalies), ingest it "
+        "into an embedded store and inspect its latest year against the earlier ones. "
+        "Prints the report's path (index.html) on the last line.",
     )
     demo.add_argument("--out", default="griddiag-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--meters", type=int, default=300, help="number of meters (default: 300)")
+    demo.add_argument("--lang", choices=["en", "zh-CN"], default="en",
+                      help="language of the report (default: %(default)s)")
 
     db = sub.add_parser("db", help="create, migrate or inspect a store")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
@@ -119,7 +122,87 @@ def build_parser() -> argparse.ArgumentParser:
                      help="findings file: .parquet, .csv or .json")
     det.add_argument("--fail-on", choices=["info", "warning", "critical"],
                      help="exit 1 when findings of this severity or above exist")
+    insp = sub.add_parser(
+        "inspect",
+        help="the annual inspection: detect and compare every asset, write the report",
+        description="Inspect every asset of the store for a year (in batches of whole "
+        "transformer areas): findings marked new/recurring/resolved against the previous "
+        "inspection, year-over-year changes against the baseline years, the run recorded "
+        "in the store, and DIR/index.html, findings.parquet, findings.csv, yoy.parquet, "
+        "summary.json. Settings may come from griddiag.toml (--config); options win.",
+    )
+    _add_store(insp)
+    insp.add_argument("--config", metavar="FILE",
+                      help="settings file (default: $GRIDDIAG_CONFIG, else ./griddiag.toml "
+                      "if present)")
+    insp.add_argument("--year", help="calendar year in each asset's local time, or 'last' "
+                      "(the previous calendar year)")
+    insp.add_argument("--baseline", metavar="Y1,Y2",
+                      help="years to compare with (default: the two years before, if stored)")
+    insp.add_argument("--profile", help="profile name or TOML file (default: default)")
+    insp.add_argument("--lang", choices=["en", "zh-CN"], help="report language (default: en)")
+    insp.add_argument("--tz", help="time zone of assets without one (default: UTC)")
+    insp.add_argument("--out", metavar="DIR", help="output folder ({year} is replaced)")
+    insp.add_argument("--batch-assets", type=int, metavar="N",
+                      help="assets per batch, whole transformer areas (default: 500)")
+    insp.add_argument("--fail-on", choices=["info", "warning", "critical"],
+                      help="exit 1 when open findings of this severity or above exist")
+    insp.add_argument("--executor", choices=["local", "dask"],
+                      help="where the batches run: this process (default) or a Dask cluster "
+                      "(needs pip install 'griddiag[dask]')")
+    where = insp.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --executor dask: a running scheduler, e.g. "
+                       "tcp://host:8786 (its workers must reach the store by the same URL)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="with --executor dask: start a local cluster of N worker "
+                       "processes (default: one per core)")
+    cmp_ = sub.add_parser(
+        "compare",
+        help="compare a year with earlier years (year-over-year diagnostics)",
+        description="Compare each asset's (or group's) year with the same local dates of "
+        "earlier years and write one row per asset and metric: measures, change class, "
+        "date, q-value and reason. The output format follows the extension.",
+    )
+    _add_store(cmp_)
+    cmp_.add_argument("--year", type=int, required=True, help="local calendar year compared")
+    cmp_.add_argument("--baseline", help="baseline years, comma-separated (default: the "
+                      "previous year with data)")
+    cmp_.add_argument("--by", default="asset",
+                      choices=["asset", "transformer", "feeder", "customer_class"])
+    cmp_.add_argument("--metric", action="append", help="metric to compare (repeatable; "
+                      "default: every level metric)")
+    cmp_.add_argument("--holiday-country", default="CN",
+                      help="holiday calendar (ISO 3166 code, default %(default)s)")
+    cmp_.add_argument("--out", required=True, metavar="FILE",
+                      help="yoy file: .parquet, .csv or .json")
     return parser
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from griddiag.storage import open_store
+    from griddiag.yoy import compare_years
+
+    out = Path(args.out)
+    writers = {".parquet": "write_parquet", ".csv": "write_csv", ".json": "write_json"}
+    writer = writers.get(out.suffix.lower())
+    if writer is None:
+        raise ConfigError(f"--out {args.out!r}: use a .parquet, .csv or .json file name")
+    baseline = None
+    if args.baseline:
+        try:
+            baseline = [int(y) for y in args.baseline.split(",") if y.strip()]
+        except ValueError:
+            raise ConfigError(f"--baseline {args.baseline!r}: give years such as 2023,2024"
+                              ) from None
+    with open_store(args.store, create=False) as store:
+        yoy = compare_years(store, year=args.year, baseline_years=baseline, by=args.by,
+                            metrics=args.metric, holiday_country=args.holiday_country)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    getattr(yoy, writer)(out)
+    print(f"{yoy.height} rows ({int(yoy['significant'].sum())} significant changes) "
+          f"written to {out}")
+    return EXIT_OK
 
 
 def _json_default(o: object) -> str:
@@ -169,8 +252,97 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from griddiag.demo import run_demo
 
-    path = run_demo(Path(args.out), meters=args.meters)
+    path = run_demo(Path(args.out), meters=args.meters, lang=args.lang,
+                    progress=_progress("demo inspection"))
     print(path)
+    return EXIT_OK
+
+
+def _progress(what: str):
+    """A tqdm bar on a terminal; plain log lines (about every 10 %) otherwise, so a
+    scheduler's log shows how far a run got."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = None
+
+        def show(done: int, total: int, message: str) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, desc=what, unit="asset", file=sys.stderr)
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+        return show
+    last = [-1]
+
+    def log_line(done: int, total: int, message: str) -> None:
+        step = done * 10 // max(total, 1)
+        if step != last[0]:
+            last[0] = step
+            log.info("%s: %s", what, message)
+
+    return log_line
+
+
+def _parse_year(text: str | int | None, tz: str | None) -> int:
+    if text is None:
+        raise ConfigError("griddiag inspect: --year is required (a year, or 'last'), on the "
+                          "command line or in the config file's [inspect] table")
+    if str(text).strip().lower() == "last":
+        from datetime import UTC
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(tz) if tz else UTC).year - 1
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--year {text!r} is not a year (e.g. 2025) or 'last'") from None
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from griddiag.config_file import load_config
+    from griddiag.inspection import inspect
+    from griddiag.storage import open_store
+
+    cfg = load_config(args.config)
+    opts = cfg.inspect
+    tz = args.tz or cfg.tz
+    year = _parse_year(args.year if args.year is not None else opts.get("year"), tz)
+    baseline = opts.get("baseline")
+    if args.baseline is not None:
+        try:
+            baseline = [int(y) for y in args.baseline.split(",") if y.strip()]
+        except ValueError:
+            raise ConfigError(f"--baseline {args.baseline!r}: expected years separated by "
+                              "commas, e.g. 2023,2024") from None
+    out = args.out or opts.get("out")
+    if out is None:
+        raise ConfigError("griddiag inspect: --out DIR is required (or [inspect] out in the "
+                          "config file)")
+    out = Path(str(out).replace("{year}", str(year)))
+    fail_on = args.fail_on or opts.get("fail_on")
+    if fail_on is not None and fail_on not in ("info", "warning", "critical"):
+        raise ConfigError(f"fail_on {fail_on!r}: expected info, warning or critical")
+    with open_store(args.store or cfg.store, create=False) as store:
+        result = inspect(store, year=year, baseline_years=baseline,
+                         profile=args.profile or cfg.profile or "default", out_dir=out,
+                         lang=args.lang or opts.get("lang", "en"),
+                         batch_assets=args.batch_assets or opts.get("batch_assets", 500),
+                         progress=_progress(f"inspect {year}"), tz=tz,
+                         holiday_country=cfg.holiday_country,
+                         executor=args.executor or opts.get("executor", "local"),
+                         scheduler=args.scheduler or opts.get("scheduler"),
+                         workers=args.workers or opts.get("workers"))
+    c = result.counts
+    print(f"run {result.run_id}: {c['findings']} findings "
+          f"({', '.join(f'{k} {v}' for k, v in c['by_severity'].items()) or 'none'}), "
+          f"{c['resolved']} resolved since the previous inspection, "
+          f"{c['yoy_significant']} significant year-over-year changes")
+    print(result.paths["index_html"])
+    if fail_on is not None and result.at_or_above(fail_on):
+        return EXIT_FINDINGS
     return EXIT_OK
 
 
@@ -216,7 +388,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"db": _cmd_db, "ingest": _cmd_ingest, "demo": _cmd_demo, "detect": _cmd_detect}
+_COMMANDS = {"db": _cmd_db, "ingest": _cmd_ingest, "demo": _cmd_demo, "detect": _cmd_detect,
+             "inspect": _cmd_inspect, "compare": _cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

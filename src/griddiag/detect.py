@@ -108,14 +108,14 @@ def _period(assets: pl.DataFrame, year, start, end) -> tuple[datetime | None, da
     return min(b[0] for b in bounds), max(b[1] for b in bounds)
 
 
-def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_assets: int,
-                   history_days: float = 0.0) -> Iterator[pl.DataFrame]:
-    """Readings of whole transformer areas, ``batch_assets`` assets at a time (about), from
-    ``history_days`` before the period (the external checks' history) to its end."""
-    start, end = _period(assets, year, start, end)
-    if start is not None and history_days:
-        start = start - timedelta(days=history_days)
-    # a meter's area is its transformer; every other asset is its own area
+def plan_batches(assets: pl.DataFrame, batch_assets: int) -> list[list[str]]:
+    """Asset ids in batches of whole transformer areas, about ``batch_assets`` each.
+
+    A meter's area is its transformer; every other asset is its own area. Areas are taken in id
+    order and a batch ends once it holds ``batch_assets`` assets, so an area is never split
+    (energy balance and peer comparisons see complete groups). The inspection job and its Dask
+    executor batch by this same rule.
+    """
     areas = assets.with_columns(
         pl.when(pl.col("kind") == "meter").then(pl.col("parent_id")).otherwise(None)
         .fill_null(pl.col("asset_id")).alias("area"))
@@ -123,8 +123,18 @@ def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_a
     first = sizes["len"].cum_sum() - sizes["len"]
     chunk = sizes.with_columns((first // max(batch_assets, 1)).alias("chunk"))
     areas = areas.join(chunk.select("area", "chunk"), on="area")
-    for _, group in areas.sort("chunk", "area").group_by("chunk", maintain_order=True):
-        ids = group["asset_id"].to_list()
+    return [group["asset_id"].to_list() for _, group in
+            areas.sort("chunk", "area", "asset_id").group_by("chunk", maintain_order=True)]
+
+
+def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_assets: int,
+                   history_days: float = 0.0) -> Iterator[pl.DataFrame]:
+    """Readings of whole transformer areas, ``batch_assets`` assets at a time (about), from
+    ``history_days`` before the period (the external checks' history) to its end."""
+    start, end = _period(assets, year, start, end)
+    if start is not None and history_days:
+        start = start - timedelta(days=history_days)
+    for ids in plan_batches(assets, batch_assets):
         yield from store.read_batches(ids, None, start, end, batch_assets=len(ids) + 1)
 
 
