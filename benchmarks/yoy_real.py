@@ -49,6 +49,8 @@ from griddiag.yoy.compare import Thresholds  # noqa: E402
 
 TITLE = "Year-over-year on real data: Victoria demand 2012-2014, ETT transformers 2016-2018"
 VIC_TZ = "Australia/Melbourne"
+#: Holiday calendar of the Victoria runs (``--holiday-country``).
+VIC_HOLIDAYS = "AU-VIC"
 ETT_TZ = "Asia/Shanghai"
 VIC_SHA256 = "a6f992b6197beaa9f90b37f68f5ad23fd69125497568030d5c1afec067bcca91"
 ETT_SHA256 = {"ETTh1": "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
@@ -195,10 +197,11 @@ def paired_reference(daily: pl.DataFrame, hourly_peak: pl.DataFrame, year: int, 
             float(hourly_peak.filter(pl.col("year") == year)["kw"].max()))
 
 
-def holiday_table(daily: pl.DataFrame) -> tuple[list[list], int, int]:
+def holiday_table(daily: pl.DataFrame, country: str = "AU"
+                  ) -> tuple[list[list], int, int]:
     """Per year: the data set's holiday flags against ``holidays`` AU (national) and AU-VIC,
-    and how many like-with-like pairs under ``holiday_country="AU"`` join a flagged holiday
-    with an unflagged day."""
+    and how many like-with-like pairs under ``holiday_country=country`` join a flagged
+    holiday with an unflagged day."""
     import holidays
 
     rows, mixed_total, pairs_total = [], 0, 0
@@ -213,7 +216,7 @@ def holiday_table(daily: pl.DataFrame) -> tuple[list[list], int, int]:
                      ", ".join(_md(d) for d in sorted(vic - f)) or "–"])
     for year, bases in VIC_PAIRS:
         for b in bases:
-            ci, bi = align_days(year, b, "AU")
+            ci, bi = align_days(year, b, country)
             d0, d1 = date(year, 1, 1), date(b, 1, 1)
             for i, j in zip(ci, bi, strict=True):
                 dc, db = d0 + timedelta(days=int(i)), d1 + timedelta(days=int(j))
@@ -429,7 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
+    ap.add_argument("--holiday-country", default="AU-VIC",
+                    help="holiday calendar of the Victoria runs ('AU-VIC': Victoria's own "
+                         "holidays such as Melbourne Cup day; 'AU': national only)")
     args = ap.parse_args(argv)
+    global VIC_HOLIDAYS
+    VIC_HOLIDAYS = args.holiday_country
     t_start = time.perf_counter()
     th = Thresholds()
     checks = Checks()
@@ -444,13 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     for year, bases in VIC_PAIRS:
         for label, frame in (("no", vic_energy), ("yes", vic)):
             out = compare_years(frame, year=year, baseline_years=bases, assets=assets_vic,
-                                holiday_country="AU")
+                                holiday_country=VIC_HOLIDAYS)
             results.append((label, year, bases, out.row(0, named=True)))
     summer = []
     for end, what in ((date(2014, 2, 1), "January"), (date(2014, 4, 1), "January-March")):
         for label, frame in (("no", vic_energy), ("yes", vic)):
             out = compare_years(frame, year=2014, baseline_years=[2013], assets=assets_vic,
-                                holiday_country="AU", period_end=end)
+                                holiday_country=VIC_HOLIDAYS, period_end=end)
             summer.append((label, what, [2013], out.row(0, named=True)))
     t_vic = time.perf_counter() - t0
 
@@ -486,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"{jr['energy_change_pct']:+.1f} % -> {jw['energy_change_weather_pct']:+.1f} %")
 
     fits = {y: degree_day_fit(vdaily.filter(pl.col("year") == y), th) for y in (2012, 2013, 2014)}
-    hol_rows, hol_mixed, hol_pairs = holiday_table(vdaily)
+    hol_rows, hol_mixed, hol_pairs = holiday_table(vdaily, "AU")
+    _, hol_mixed_run, _ = holiday_table(vdaily, VIC_HOLIDAYS)
+    hol_mixed = (hol_mixed, hol_mixed_run)
 
     # --- ETT
     ett, ett_wide = load_ett(args.data)
@@ -602,9 +612,9 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
       "power (shown here in MW). Melbourne temperature is the asset's own `ambient_temp_c` "
       "(daily mean used by the degree-day regression); runs *without* temperature leave that "
       "metric out of the frame.")
-    w("- **Holidays**: `compare_years(holiday_country=...)` takes a country only; the "
-      "`holidays` package has Victoria as subdivision `VIC`, which compare_years cannot be given "
-      "(see \"Problems found\"). The runs use `AU` (national holidays). The table compares the "
+    w("- **Holidays**: `compare_years(holiday_country=...)` takes a country or a country and "
+      "subdivision (`\"AU-VIC\"` -> the `holidays` package's `AU` with `subdiv=\"VIC\"`). "
+      f"The Victoria runs use `{VIC_HOLIDAYS}` (`--holiday-country`). The table compares the "
       "data set's `holiday` flag with both calendars.")
     w("- **ETT** (`../shared/data/ett-transformer/ETTh1.csv`, `ETTh2.csv`, Zhou et al. 2021, "
       "CC BY-ND 4.0): hourly, naive times read as China Standard Time (`Asia/Shanghai`, no "
@@ -661,8 +671,9 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
     w(table(["year", "flagged days", "AU national", "AU-VIC", "flagged, not AU national",
              "AU national, not flagged", "AU-VIC, not flagged"], hol_rows))
     w("")
-    w(f"Under `holiday_country=\"AU\"`, {hol_mixed} of the {hol_pairs} like-with-like day pairs "
-      "of the four comparisons join a day the data set flags as a holiday with one it does not.\n")
+    w(f"Under `holiday_country=\"AU\"`, {hol_mixed[0]} of the {hol_pairs} like-with-like day "
+      "pairs of the four comparisons join a day the data set flags as a holiday with one it "
+      f"does not; under `\"{VIC_HOLIDAYS}\"` (used above), {hol_mixed[1]}.\n")
 
     s13, s14, s1412 = r[("no", 2013, (2012,))], r[("no", 2014, (2013,))], r[("no", 2014, (2012,))]
     w13, w14, w1412 = (r[("yes", 2013, (2012,))], r[("yes", 2014, (2013,))],
@@ -734,8 +745,11 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
     w("## ETT transformers: 2017 vs 2016 and 2018 vs 2017\n")
     w("`Δ mean level` is compare_years' `energy_change_kwh`: for a level metric (not interval "
       "energy) its \"energy\" is the mean daily level on the paired days, so this column is the "
-      "change of mean level in the series' own unit (K for oil temperature). `Δ %` and the "
-      "class rely on ratios of levels; see \"Problems found\" for where that breaks.\n")
+      "change of mean level in the series' own unit (K for oil temperature). Every ETT series "
+      "is a level, so compare_years compares it by daily *difference* and classes it with "
+      "thresholds in its unit (2 K for temperatures; 10 % / 15 % of the baseline's mean "
+      "absolute level for growth / step of a power); `Δ %` is empty (null) for oil "
+      "temperature (°C has no true zero) and for series with a negative daily mean.\n")
     for (y, b), out in ett_out.items():
         w(f"### {y} vs {b}\n")
         w(table(ETT_HEAD, ett_rows(out, signed)))
@@ -761,9 +775,8 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
       "unlikely cause; lower load (or a cooling change) at ETTh1 fits the data. ETT has no "
       "ambient temperature, so no weather normalisation was possible. The typical oil peak "
       f"hour is unchanged ({o1_17['peak_hour']:.0f}:00 at ETTh1, "
-      f"{o2_17['peak_hour']:.0f}:00 at ETTh2). compare_years' "
-      f"`{o1_17['energy_change_pct']:+.0f} %` "
-      "for this row is a percentage of a Celsius level and means nothing (problem 2).")
+      f"{o2_17['peak_hour']:.0f}:00 at ETTh2). compare_years says: "
+      f"`{o1_17['reason']}`.")
     w("- **ETTh1's midday load turned negative**: mean active load by half year, midday "
       "(10-14 h) against night (00-06 h), and the share of midday hours with HV load below 0:\n")
     w(table(["half year", "HV midday", "HV night", "MV midday", "MV night",
@@ -808,11 +821,12 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
             why = (f"a {n0['hours']}-hour run of exactly {n0['value']:g} starts "
                    f"{str(n0['start'])[:16]}: the step is at least partly a data-quality event")
         elif signed[(row["asset_id"], row["metric"])] >= SIGNED_SHARE:
-            why = ("no frozen run nearby; the series crosses zero, so the clipped log ratio "
-                   "makes the date and size unreliable (problem 2)")
+            why = ("no frozen run nearby; the series crosses zero, and the step is a jump of "
+                   f"{row['effect_size']:+.3g} source units in the daily difference from the "
+                   "baseline (compare_years compares signed series by difference)")
         else:
             why = ("no frozen run nearby and the series stays positive: a level change in the "
-                   "data (its size is a ratio of daily means, large where they are small)")
+                   f"data of {row['effect_size']:+.3g} source units")
         w(f"- Step change, {row['cmp']}, {row['asset_id']} {row['metric']} on {cd}: {why}.")
     if mv_clean is not None:
         c_all, c_clean, lo, hi, val, hrs = mv_clean
@@ -824,27 +838,27 @@ def write_up(results, summer, fits, hol_rows, hol_mixed, hol_pairs, vdaily, vfra
     neg = sorted(f"{a} {mt} ({v:.0%})" for (a, mt), v in signed.items()
                  if v >= SIGNED_SHARE and mt != "oil_temp_c")
     w(f"- Series whose daily mean is ≤ 0 on at least {SIGNED_SHARE:.0%} of days: "
-      f"{', '.join(neg)}; and both oil temperatures (a Celsius level). For these the `%` "
-      "change and the ratio-based classes are not "
-      "meaningful; read `Δ mean level`.\n")
+      f"{', '.join(neg)}; and both oil temperatures (a Celsius level). compare_years compares "
+      "these (like every level metric) by difference and leaves `Δ %` empty where the series "
+      "has a negative daily mean or no true zero; read `Δ mean level`.\n")
 
     w("## Problems found in compare_years on this data (for the lead)\n")
-    w("1. **No holiday subdivision.** `holiday_country` goes straight to "
-      "`holidays.country_holidays(country)`; Victoria's Labour Day, Queen's Birthday, Melbourne "
-      "Cup and the observed Australia Day Monday (in the data set's flag, in `holidays` AU-VIC) "
-      "are ordinary workdays under `AU`. Effect here: the like-with-like pairs above that mix a "
-      "holiday with a workday. A small fix in `griddiag/yoy/calendar.py:_calendar`: accept "
-      "`\"AU-VIC\"` (ISO 3166-2 style) and call `country_holidays(\"AU\", subdiv=\"VIC\")`.")
-    w("2. **Ratios of signed or interval-scale levels.** compare_years' daily log ratios, "
-      "`energy_change_pct`, step/growth classes and the reason text (\"consumption fell "
-      "uniformly\") assume a positive ratio-scale quantity. For oil temperature in °C a "
-      "percentage depends on where 0 °C is; for series with negative values (reactive power, "
-      "reverse flow) the log ratio is clipped at a floor, which gives steps such as "
-      + _worst_step(ett_out) +
-      " and a negative `%` reported as a rise. Fix (not small, so not made here): for "
-      "temperature metrics and for series with non-positive levels, use differences scaled by "
-      "the baseline's spread (or absolute thresholds, in K for temperatures) instead of log "
-      "ratios, and word the reason by metric kind.")
+    w("1. **Holiday subdivision** (fixed). `holiday_country` now takes `\"CC-SUBDIV\"`: "
+      "`\"AU-VIC\"` calls `holidays.country_holidays(\"AU\", subdiv=\"VIC\")`, so Victoria's "
+      "Labour Day, King's/Queen's Birthday, Melbourne Cup and the observed Australia Day Monday "
+      "are holidays and pair by name. These runs use "
+      f"`{VIC_HOLIDAYS}`; the pairs that still join a flagged day with an unflagged one "
+      f"({hol_mixed[1]}) are days the data set's flag and the `holidays` calendar disagree on "
+      "(table above).")
+    w("2. **Ratios of signed or interval-scale levels** (fixed). Only interval energy with no "
+      "negative day is compared by ratio now; every other series (temperatures, voltages, "
+      "power factor, currents, loads, powers, unregistered metrics such as "
+      "`reactive_power_kvar`, and energy with a negative day) is compared by daily difference "
+      "in its unit, with thresholds in that unit, no log-ratio floor, `energy_change_pct` "
+      "null where a percentage means nothing, and a reason worded by metric (largest step "
+      "this run: " + _worst_step(ett_out) + "). Still open: no weather normalisation for "
+      "level metrics (oil temperature against ambient would need it), and a negative midday "
+      "trough (new generation) has no class of its own.")
     w("3. **No period start.** A baseline that starts mid-year (ETT 2016) is compared on the "
       "days it has, which is right, but nothing says so except `coverage_baseline`; a "
       "`period_start` (or the compared dates in the output) would make that explicit.")

@@ -114,11 +114,14 @@ YOY_SCHEMA: dict[str, pl.DataType] = {
     "period_start": pl.Date(),        # local dates compared (a partial year: the same dates)
     "period_end": pl.Date(),          # exclusive
     "n_members": pl.Int32(),          # assets in the group (1 for an asset)
-    "energy_kwh": pl.Float64(),       # total over the period (metric unit for other metrics)
+    "energy_kwh": pl.Float64(),       # energy: total over the paired days; any other metric
+                                      # (a level): its mean daily level, in the metric's unit
     "energy_baseline_kwh": pl.Float64(),
-    "energy_change_kwh": pl.Float64(),
-    "energy_change_pct": pl.Float64(),
-    "energy_change_weather_pct": pl.Float64(),  # after degree-day normalisation; null w/o temp
+    "energy_change_kwh": pl.Float64(),  # current - baseline (a level: change of mean level)
+    "energy_change_pct": pl.Float64(),  # null where a % means nothing: a degC level, or a
+                                        # paired day below 0 (signed flows)
+    "energy_change_weather_pct": pl.Float64(),  # after degree-day normalisation; energy only,
+                                                # null without temperature
     "peak_kw": pl.Float64(),
     "peak_baseline_kw": pl.Float64(),
     "peak_ts": pl.Datetime("us", "UTC"),
@@ -142,7 +145,8 @@ YOY_SCHEMA: dict[str, pl.DataType] = {
     "coverage_baseline": pl.Float64(),
     "anomaly_count": pl.Int64(),
     "anomaly_count_baseline": pl.Int64(),
-    "effect_size": pl.Float64(),      # standardised size of the main change (class-specific)
+    "effect_size": pl.Float64(),      # size of the main change (class-specific): energy's
+                                      # growth/step as a log ratio, a level's in its unit
     "change_class": pl.String(),      # growth | decline | step_change | peak_shift |
                                       # new_seasonal_pattern | volatility | data_quality |
                                       # near_zero | unchanged

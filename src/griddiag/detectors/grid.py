@@ -387,14 +387,9 @@ def _day_types(days: np.ndarray, country: str | None) -> np.ndarray:
     out = np.where(weekday >= 5, 1, 0).astype(np.int64)
     if country is None or days.size == 0:
         return out
-    import holidays
+    from griddiag.holiday_calendar import country_holidays
 
-    years = sorted({d.year for d in dates})
-    try:
-        cal = holidays.country_holidays(country, years=years)
-    except NotImplementedError as exc:
-        raise ConfigError(f"holiday country {country!r} is not known to the `holidays` "
-                          "package; use an ISO 3166 code such as 'CN'") from exc
+    cal = country_holidays(country, {d.year for d in dates})  # "CN", "AU-VIC", ...
     for i, d in enumerate(dates):
         if d in cal:
             out[i] = 2

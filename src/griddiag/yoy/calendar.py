@@ -6,7 +6,8 @@ Each local date of the current year is paired with at most one date of the basel
   the year (this is ISO-week alignment, and it stays defined at year ends and around 29
   February: the day-of-year offset, not the month and day, is carried over), and only when
   both have the same day type (workday or rest day; China's make-up working weekends are
-  workdays, from the ``holidays`` package);
+  workdays, from the ``holidays`` package; ``holiday_country`` is ``"CC"`` or
+  ``"CC-SUBDIV"``, e.g. ``"AU-VIC"`` for Victoria's own holidays such as Melbourne Cup day);
 - **public holidays** pair by holiday name and day number within that holiday
   ("National Day" day 3 with "National Day" day 3), whatever their weekday;
 - for China, the **Spring Festival season** (``SPRING_FESTIVAL_DAYS`` around the first day
@@ -26,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from griddiag.exceptions import ConfigError
+from griddiag.holiday_calendar import country_holidays
 
 __all__ = ["CALENDAR_VERSION", "SPRING_FESTIVAL_DAYS", "align_days", "day_types"]
 
@@ -39,13 +41,7 @@ _SF_NAMES = ("Chinese New Year", "Spring Festival")
 def _calendar(country: str | None, year: int):
     if country is None:
         return None
-    import holidays
-
-    try:
-        return holidays.country_holidays(country, years=[year - 1, year, year + 1])
-    except NotImplementedError as exc:
-        raise ConfigError(f"holiday country {country!r} is not known to the `holidays` "
-                          "package; use an ISO 3166 code such as 'CN' or 'AU'") from exc
+    return country_holidays(country, [year - 1, year, year + 1])
 
 
 def _spring_festival(cal, year: int) -> date | None:

@@ -26,6 +26,18 @@ checked in this order, each with an effect-size threshold (``Thresholds``) *and*
                    change of absolute deviations from a 7-day median.
 ``unchanged``      none of these; its p-value is the smallest of the tests (Bonferroni).
 
+**Energy and levels.** Only interval energy (``schema.METRICS`` kind ``interval_energy``) whose
+paired daily values are all positive is compared by ratio as above. Every other series (a
+temperature, voltage, current, load, power factor, a metric not in the registry, or energy
+with a negative day) is a *level*: ``d_t = current_t - baseline_t`` in the metric's unit, and
+the growth/decline and step thresholds are absolute changes in that unit
+(:func:`level_thresholds`): K for temperatures, a share of the baseline mean for voltage, an
+absolute change for power factor, and for anything else ``growth_ratio`` / ``step_ratio`` of
+the baseline's mean absolute daily level (the same effect as energy's for a positive load,
+and still defined for a signed flow that crosses zero). ``near_zero`` and
+``new_seasonal_pattern`` (degree-day energy) apply to energy only; a percentage change is
+given only where the metric has a true zero and every paired day is positive.
+
 A finding is ``significant`` when its class is not ``unchanged`` and its q-value is at most
 the FDR level: effect size decides what is worth a technician's time, the test whether it is
 more than noise.
@@ -67,6 +79,12 @@ class Thresholds:
     coverage_drop: float = 0.2
     hdd_base_c: float = 16.0          # balance points calibrated on Victorian demand
     cdd_base_c: float = 19.5          # (data_samples/README.md, "Calibration")
+    # level metrics (compared by difference, in the metric's unit; see ``level_thresholds``)
+    temp_change_k: float = 2.0        # mean temperature moved by 2 K (oil ages faster with heat)
+    temp_step_k: float = 3.0          # a jump of 3 K at a date
+    voltage_share: float = 0.02       # mean voltage moved by 2 % of its baseline (~ nominal):
+                                      # 4.6 V on 230 V, a fifth of EN 50160's +-10 % band
+    power_factor_change: float = 0.05  # absolute change of mean power factor
 
 
 def _nanmean_rows(a: np.ndarray) -> np.ndarray:
@@ -172,6 +190,58 @@ def _predict(coef, t, w, th: Thresholds):
     hdd = np.maximum(th.hdd_base_c - t, 0.0)
     cdd = np.maximum(t - th.cdd_base_c, 0.0)
     return coef[0] + coef[1] * hdd + coef[2] * cdd + coef[3] * w
+
+
+#: What a level metric is called in a reason ("mean oil temperature fell by 9.4 degC").
+_LEVEL_NOUNS = {
+    "oil_temp_c": "mean oil temperature", "ambient_temp_c": "mean ambient temperature",
+    "power_factor": "mean power factor", "load_kva": "mean load",
+    "active_power_kw": "mean active power",
+}
+
+
+def _is_ratio_metric(metric: str) -> bool:
+    m = METRICS.get(metric)
+    return m is not None and m.kind == "interval_energy"
+
+
+def metric_noun(metric: str) -> str:
+    """The subject of a reason sentence: ``consumption`` for imported energy only."""
+    if metric in _LEVEL_NOUNS:
+        return _LEVEL_NOUNS[metric]
+    m = METRICS.get(metric)
+    if m is not None and m.kind == "interval_energy":
+        return "exported energy" if "export" in metric else "consumption"
+    if metric.startswith("voltage_v_"):
+        return f"mean phase {metric.rsplit('_', 1)[1].upper()} voltage"
+    if metric.startswith("current_a_"):
+        return f"mean phase {metric.rsplit('_', 1)[1].upper()} current"
+    return f"mean {m.description if m is not None else metric}"
+
+
+def _amount(x: float, unit: str | None) -> str:
+    """``9.4 degC``, ``0.05`` (dimensionless), ``1.07 (source unit)`` (no unit known)."""
+    v = f"{abs(x):.3g}"
+    if unit == "1":
+        return v
+    return f"{v} {unit}" if unit else f"{v} (source unit)"
+
+
+def level_thresholds(metric: str, unit: str | None, scale: float, th: "Thresholds"
+                     ) -> tuple[float, float]:
+    """(growth/decline, step) thresholds of a level metric, in its unit.
+
+    ``scale`` is the baseline's mean absolute daily level. Temperatures are on an interval
+    scale (0 degC is not "no heat"), so only an absolute change in K means anything; a
+    voltage is judged as a share of its (near-nominal) level; power factor is bounded by 1;
+    loads, currents, powers and unknown metrics use energy's ratios of ``scale``."""
+    if unit == "degC":
+        return th.temp_change_k, th.temp_step_k
+    if unit == "V" or metric.startswith("voltage_v"):
+        return th.voltage_share * scale, th.voltage_share * scale
+    if unit == "1" or metric == "power_factor":
+        return th.power_factor_change, th.power_factor_change
+    return th.growth_ratio * scale, th.step_ratio * scale
 
 
 def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: int,
@@ -296,21 +366,38 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     has_pairs = both.any(axis=1)
     energy_c = np.where(has_pairs, energy_c, np.nan)
     energy_b = np.where(has_pairs, energy_b, np.nan)
-    is_energy = np.array([METRICS.get(m) is not None and METRICS[m].kind == "interval_energy"
-                          for m in cur["metric"].to_list()])
+    metric_list = cur["metric"].to_list()
+    units = [METRICS[m].unit if m in METRICS else None for m in metric_list]
+    is_energy = np.array([_is_ratio_metric(m) for m in metric_list], dtype=bool)
     n_both = both.sum(axis=1)
     # for non-energy metrics the "total" is the mean daily level
     energy_c = np.where(is_energy, energy_c, energy_c / np.maximum(n_both, 1))
     energy_b = np.where(is_energy, energy_b, energy_b / np.maximum(n_both, 1))
+    # ratio scale: a true zero (not degC) and no paired day below zero on either side (a
+    # vacant day of zero energy is fine: the log ratio has a floor, the percentage uses sums);
+    # energy on a ratio scale is compared by ratio, everything else by difference (a "level")
+    min_pair = np.fmin(np.where(both, cv, np.inf).min(axis=1, initial=np.inf),
+                       np.where(both, base, np.inf).min(axis=1, initial=np.inf))
+    ratio_scale = np.array([u != "degC" for u in units], dtype=bool) & (min_pair >= 0)
+    # energy with a negative day (a signed net flow) is a level too
+    is_level = ~(is_energy & (ratio_scale | ~has_pairs))
     with np.errstate(invalid="ignore", divide="ignore"):
         change = energy_c - energy_b
-        change_pct = 100.0 * change / energy_b
+        change_pct = np.where(ratio_scale, 100.0 * change / energy_b, np.nan)
+        scale = _nanmean_rows(np.abs(np.where(both, base, np.nan)))
+    lv_thr = np.full(n, np.nan)
+    lv_step = np.full(n, np.nan)
+    for i in np.flatnonzero(is_level):
+        lv_thr[i], lv_step[i] = level_thresholds(metric_list[i], units[i], scale[i], th)
 
     # daily log ratios (energy can be zero: a small floor keeps vacant days finite)
     floor = 1e-3 * np.nanmax(np.abs(np.where(both, base, np.nan)), axis=1, initial=0.0)[:, None]
     floor = np.where(floor > 0, floor, 1e-9)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.where(both, np.log(np.maximum(cv, floor) / np.maximum(base, floor)), np.nan)
+    # levels: daily differences in the metric's unit (a log ratio of a Celsius level or of a
+    # flow that crosses zero means nothing)
+    d = np.where(is_level[:, None] & both, cv - base, d)
     dv, doff = _ragged(d, both)
     m_d, se_d, p_growth = paired_change(dv, doff)
 
@@ -328,7 +415,8 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     seasonal_share = np.full(n, np.nan)
     seasonal_p = np.full(n, np.nan)
     d_w = np.full(shape, np.nan)
-    _weather(np.flatnonzero((np.isfinite(ctp) & both).sum(axis=1) >= 30)
+    # degree-day normalisation is an energy model (log ratios, percentages): energy rows only
+    _weather(np.flatnonzero(((np.isfinite(ctp) & both).sum(axis=1) >= 30) & ~is_level)
              if bval_list else np.arange(0), bt_mean, bval_list, btp_list, rest_c, in_period,
              both, cv, ctp, floor, th, weather_pct, seasonal_share, seasonal_p, d_w)
     has_w = np.isfinite(weather_pct)
@@ -382,8 +470,8 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     phv, pho = _ragged(ph, np.isfinite(ph))
     _, _, p_peak = paired_change(phv, pho)
     # volatility: deviations from a 7-day running median of log values
-    dev_c = _abs_dev(np.where(cur_ok, cv, np.nan), floor)
-    dev_b = _abs_dev(np.where(both, base, np.nan), floor)
+    dev_c = _abs_dev(np.where(cur_ok, cv, np.nan), floor, is_level)
+    dev_b = _abs_dev(np.where(both, base, np.nan), floor, is_level)
     with np.errstate(invalid="ignore", divide="ignore"):
         vol_ratio = _nanmean_rows(dev_c) / _nanmean_rows(dev_b)
     vd = np.where(np.isfinite(dev_c) & np.isfinite(dev_b), dev_c - dev_b, np.nan)
@@ -401,8 +489,22 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     rows_class, rows_p, rows_eff, rows_date, rows_reason = [], [], [], [], []
     tz_list = cur["tz"].to_list()
     ids = keys["asset_id"].to_list()
-    metric_list = cur["metric"].to_list()
     for i in range(n):
+        if is_level[i]:
+            cls, p, eff, when, why = _classify_level(
+                i, has_pairs=has_pairs, coverage=coverage, coverage_b=coverage_b, th=th,
+                p_cov=p_cov, m_d=m_d, p_growth=p_growth, shift=shift, step_idx=step_idx,
+                persist=persist, thr=lv_thr[i], step_thr=lv_step[i], year=year,
+                noun=metric_noun(metric_list[i]), unit=units[i], level_c=energy_c[i],
+                level_b=energy_b[i], peak_hour_c=peak_hour_c, peak_hour_b=peak_hour_b,
+                daily_shape=daily_shape, vol_ratio=vol_ratio, p_peak=p_peak, p_vol=p_vol,
+                baseline_years=baseline_years)
+            rows_class.append(cls)
+            rows_p.append(float(p) if np.isfinite(p) else 1.0)
+            rows_eff.append(float(eff) if np.isfinite(eff) else None)
+            rows_date.append(when)
+            rows_reason.append(f"{ids[i]} {metric_list[i]}: {why}")
+            continue
         growth_m = m_dw[i] if has_w[i] and np.isfinite(m_dw[i]) else m_d[i]
         growth_p = p_growth_w[i] if has_w[i] and np.isfinite(p_growth_w[i]) else p_growth[i]
         before, after = shift["before"][i], shift["after"][i]
@@ -447,9 +549,16 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
         elif np.isfinite(growth_m) and abs(growth_m) >= math.log1p(th.growth_ratio):
             cls = "growth" if growth_m > 0 else "decline"
             p, eff = growth_p, growth_m
-            w = (f", {weather_pct[i]:+.1f} % after weather normalisation" if has_w[i] else "")
-            why = (f"consumption {'rose' if growth_m > 0 else 'fell'} uniformly: "
-                   f"{change_pct[i]:+.1f} % against the same days of {_years(baseline_years)}{w}")
+            noun = metric_noun(metric_list[i])
+            word = "rose" if growth_m > 0 else "fell"
+            if has_w[i]:
+                # the class follows the weather-normalised change: say so, with its figure
+                why = (f"{noun} {word} uniformly after weather normalisation: "
+                       f"{weather_pct[i]:+.1f} % ({change_pct[i]:+.1f} % before) against the "
+                       f"same days of {_years(baseline_years)}")
+            else:
+                why = (f"{noun} {word} uniformly: {change_pct[i]:+.1f} % against the same "
+                       f"days of {_years(baseline_years)}")
         elif (np.isfinite(peak_hour_c[i]) and np.isfinite(peak_hour_b[i])
               and _circ_dist(peak_hour_c[i], peak_hour_b[i]) >= th.peak_shift_h
               and daily_shape[i] >= th.shape_change):
@@ -478,7 +587,6 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
 
     peak_ts = _peak_ts_all(year, peak_day, cph[np.arange(n), peak_day],
                            np.isfinite(peak_c), cur["tz"])
-    units = [METRICS[m].unit if m in METRICS else None for m in cur["metric"].to_list()]
     members = (keys.join(n_members, on="asset_id", how="left",
                          maintain_order="left")["n_members"].fill_null(1)
                if n_members is not None else pl.Series([1] * n))
@@ -508,6 +616,64 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
     out = out.select([pl.col(c).cast(t) for c, t in YOY_SCHEMA.items()])
     score = np.abs(np.array([e if e is not None else 0.0 for e in rows_eff]))
     return out.with_columns(pl.Series("_score", score))
+
+
+def _classify_level(i, *, has_pairs, coverage, coverage_b, th: Thresholds, p_cov, m_d,
+                    p_growth, shift, step_idx, persist, thr, step_thr, year, noun, unit,
+                    level_c, level_b, peak_hour_c, peak_hour_b, daily_shape, vol_ratio,
+                    p_peak, p_vol, baseline_years):
+    """Change class of level series ``i`` (compared by daily difference ``d_t``, in its unit):
+    the energy classes' order without ``near_zero`` and ``new_seasonal_pattern``; effect size
+    = the change in the metric's unit (mean difference, or the step's jump)."""
+    when = None
+    if not has_pairs[i]:
+        return "data_quality", 0.0, 1.0, None, "no readings on the compared days of this year"
+    if (coverage[i] < th.min_coverage
+            or (np.isfinite(coverage_b[i]) and coverage_b[i] - coverage[i] >= th.coverage_drop)):
+        eff = (coverage_b[i] - coverage[i]) if np.isfinite(coverage_b[i]) else 1 - coverage[i]
+        return ("data_quality", p_cov[i], eff, None,
+                f"data coverage fell from {coverage_b[i]:.0%} to {coverage[i]:.0%} of the "
+                "expected intervals")
+    before, after = shift["before"][i], shift["after"][i]
+    k = int(step_idx[i])
+    jump = after - before if k >= 0 else np.nan
+    step_ok = (k >= 0 and np.isfinite(jump) and np.isfinite(step_thr)
+               and abs(jump) >= step_thr and abs(after) > abs(before)
+               and k >= th.step_edge_days and shift["p_value"][i] < 0.05 and persist[i] >= 0.5)
+    years = _years(baseline_years)
+    if step_ok:
+        when = _date_of(year, k)
+        return ("step_change", shift["p_value"][i], jump, when,
+                f"{noun} stepped {'up' if jump > 0 else 'down'} by {_amount(jump, unit)} on "
+                f"{when} and stayed there")
+    growth_m = m_d[i]
+    if np.isfinite(growth_m) and np.isfinite(thr) and abs(growth_m) >= thr and growth_m != 0:
+        return ("growth" if growth_m > 0 else "decline", p_growth[i], growth_m, None,
+                f"{noun} {'rose' if growth_m > 0 else 'fell'} by {_amount(growth_m, unit)} "
+                f"({_num(level_b)} -> {_num(level_c)}) against the same days of {years}")
+    if (np.isfinite(peak_hour_c[i]) and np.isfinite(peak_hour_b[i])
+            and _circ_dist(peak_hour_c[i], peak_hour_b[i]) >= th.peak_shift_h
+            and daily_shape[i] >= th.shape_change):
+        return ("peak_shift", p_peak[i], float(_circ_dist(peak_hour_c[i], peak_hour_b[i])),
+                None, f"typical daily maximum of the {noun.removeprefix('mean ')} moved from "
+                f"{int(peak_hour_b[i]):02d}:00 to {int(peak_hour_c[i]):02d}:00 local time "
+                f"(daily shape change {daily_shape[i]:.2f})")
+    if np.isfinite(vol_ratio[i]) and vol_ratio[i] >= th.volatility_ratio:
+        return ("volatility", p_vol[i], math.log(vol_ratio[i]), None,
+                f"day-to-day variability of the {noun.removeprefix('mean ')} is "
+                f"{vol_ratio[i]:.1f}x that of the baseline")
+    tests = [x for x in (p_growth[i], shift["p_value"][i], p_peak[i], p_vol[i])
+             if np.isfinite(x)]
+    p = min(1.0, len(tests) * min(tests)) if tests else np.nan
+    change = level_c - level_b
+    moved = "rose" if change > 0 else "fell" if change < 0 else "moved"
+    return ("unchanged", p, growth_m, None,
+            f"no change beyond the thresholds: {noun} {moved} by {_amount(change, unit)} "
+            f"({_num(level_b)} -> {_num(level_c)}) against the same days of {years}")
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}" if np.isfinite(x) else "n/a"
 
 
 def _weather(rows, bt_mean, bval_list, btp_list, rest_c, in_period, both, cv, ctp, floor,
@@ -602,9 +768,15 @@ def _nanmean_rows_3d(mats: list[np.ndarray], shape) -> np.ndarray:
         return np.where(cnt > 0, np.nansum(st, axis=0) / np.maximum(cnt, 1), np.nan)
 
 
-def _abs_dev(x: np.ndarray, floor: np.ndarray) -> np.ndarray:
+def _abs_dev(x: np.ndarray, floor: np.ndarray, is_level: np.ndarray | None = None
+             ) -> np.ndarray:
+    """|deviation| of each day from its 7-day running median: of log values for energy (so
+    the ratio of two years' mean deviations is a ratio of relative variability), of the
+    values themselves for levels (``is_level`` rows)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(np.maximum(x, floor))
+    if is_level is not None:
+        lx = np.where(is_level[:, None], x, lx)
     lx = np.where(np.isfinite(x), lx, np.nan)
     return np.abs(lx - _rolling_median7(lx))
 
