@@ -9,6 +9,10 @@ right one. Adding a benchmark (detectors, year-over-year) is adding its module t
 
     .venv/bin/python benchmarks/run_all.py [--only bench_ingest] [--quick] [--output PATH]
 
+``--set bench_inspect.sizes=200,2000`` passes a parameter to one module's ``run`` (an int, or
+a comma-separated tuple of ints), e.g. to run the largest sizes on a bigger machine or smaller
+ones on a busy one; the section then states the sizes it ran.
+
 With ``--only``, the sections of the benchmarks that were not run are kept from the existing
 file (each section carries its own revision, date and load), so one benchmark can be re-run
 without losing the others' results.
@@ -90,6 +94,37 @@ def git_revision() -> str:
         return "unknown"
 
 
+def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["bench_inspect.sizes=200,2000"]`` -> ``{"bench_inspect": {"sizes": "200,2000"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, eq, value = item.partition("=")
+        module, dot, param = target.partition(".")
+        if not (eq and dot and module and param and value):
+            raise SystemExit(f"run_all: --set {item!r}: expected MODULE.PARAM=VALUE")
+        out.setdefault(module, {})[param] = value
+    return out
+
+
+def run_kwargs(run, values: dict[str, str]) -> dict[str, object]:
+    """Overrides typed by ``run``'s signature: a tuple parameter takes ``"200,2000"``, an int
+    one ``"400"``."""
+    import inspect
+
+    params = inspect.signature(run).parameters
+    out: dict[str, object] = {}
+    for name, value in values.items():
+        if name not in params:
+            raise SystemExit(f"run_all: {run.__module__}.run has no parameter {name!r}")
+        p = params[name]
+        is_tuple = isinstance(p.default, tuple) or "tuple" in str(p.annotation)
+        try:
+            out[name] = (tuple(int(v) for v in value.split(",")) if is_tuple else int(value))
+        except ValueError:
+            raise SystemExit(f"run_all: {name}={value!r}: integers expected") from None
+    return out
+
+
 def existing_sections(path: Path) -> dict[str, str]:
     """Sections of a RESULTS.md by benchmark module (the ``_`module`..._`` line under each
     ``## `` title names it)."""
@@ -114,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"where to write the results (default {RESULTS.relative_to(ROOT)}; "
                     "with --quick nothing is written unless given)")
     ap.add_argument("--dsn", default=os.environ.get("GRIDDIAG_TEST_DSN"))
+    ap.add_argument("--set", action="append", default=[], metavar="MODULE.PARAM=VALUE",
+                    help="a parameter of one benchmark's run(), e.g. bench_inspect.sizes=200,2000")
     args = ap.parse_args(argv)
+    overrides = parse_overrides(args.set)
     output = args.output or (None if args.quick else RESULTS)
 
     names = [m for m in BENCHMARKS
@@ -142,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="griddiag-bench-"))
         t0 = time.perf_counter()
         try:
-            body = module.run(dsn=args.dsn, workdir=workdir, quick=args.quick)
+            body = module.run(dsn=args.dsn, workdir=workdir, quick=args.quick,
+                              **run_kwargs(module.run, overrides.get(name.rsplit(".", 1)[-1],
+                                                                     {})))
         except CheckFailed as exc:
             failed.append(name)
             print(f"run_all: {name}: {exc}", file=sys.stderr)
