@@ -20,7 +20,7 @@ figure scales them linearly by meter-years (the batches are independent, so the 
 the driver's serial part (per batch: staging findings, merging) measured here, and divides by
 8 hours. It is an estimate from this machine's cores, not a measurement of a cluster.
 
-    .venv/bin/python -m benchmarks.bench_dask [--meters 2000] [--workers 1,2,4] [--quick]
+    .venv/bin/python -m benchmarks.bench_dask [--meters 400] [--workers 1,2,4] [--quick]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from benchmarks.common import Checks, in_child, table
 
 TITLE = "Inspection on Dask: speed-up, memory per worker, cluster size for 10 million meters"
-METERS = 2_000
+METERS = 400  # two batches of 200 assets: fits 2 cores; `--meters` for a bigger machine
 QUICK_METERS = 40
 WORKERS = (1, 2, 4)
 YEARS = (2024, 2025)
