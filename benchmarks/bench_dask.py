@@ -119,14 +119,14 @@ def _read_case(clock, path: str) -> dict:
     """Every batch of the job's read window, read and dropped: the store's throughput."""
     from griddiag.detectors.profile import load_profile
     from griddiag.inspection.executor import plan_batches
-    from griddiag.inspection.job import _history_days, _read_window
+    from griddiag.inspection.job import _read_window
     from griddiag.schema import normalize_assets
     from griddiag.storage.parquet import ParquetStore
 
     with ParquetStore(path, create=False) as store:
         reg = normalize_assets(store.assets())
         lo, hi, _, _ = _read_window(reg, YEARS[-1], list(YEARS[:-1]),
-                                    _history_days(load_profile("default")))
+                                    load_profile("default").read_history_days)
         plan = plan_batches(reg, BATCH_ASSETS)
         rows = 0
         with clock:

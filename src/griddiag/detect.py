@@ -72,9 +72,8 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
     if isinstance(source, Store):
         reg = normalize_assets(assets if assets is not None else source.assets())
         # the external checks' history, and the history a meter detector asks for
-        history = max(prof.history_days if prof.external else 0.0,
-                      prof.detector_history_days)
-        batches = _store_batches(source, reg, year, start, end, batch_assets, history)
+        batches = _store_batches(source, reg, year, start, end, batch_assets,
+                                 prof.read_history_days)
     elif isinstance(source, pl.DataFrame):
         reg = normalize_assets(assets) if assets is not None else _unknown_assets(source)
         batches = iter([normalize_readings(source)])

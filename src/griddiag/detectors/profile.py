@@ -122,6 +122,12 @@ class Profile:
         """The most history before the period any meter/statistical detector needs."""
         return max((s.history_days for s in self.detectors), default=0.0)
 
+    @property
+    def read_history_days(self) -> float:
+        """Days before the period that reading a store must include: the external checks'
+        history and the longest a meter/statistical detector asks for."""
+        return max(self.history_days if self.external else 0.0, self.detector_history_days)
+
 
 def profile_path(name: str) -> Path:
     """Path of a profile: a file path, or the name of a profile shipped with griddiag."""

@@ -222,13 +222,6 @@ def _period_end(last_ts: datetime | None, assets: pl.DataFrame, year: int) -> da
     return min(year_end, last_local + timedelta(days=1))
 
 
-def _history_days(prof) -> float:
-    """Days before the year the detectors read: the external checks' history and the longest
-    history a meter detector asks for (as ``griddiag.detect`` reads them)."""
-    return max(prof.history_days if prof.external else 0.0,
-               float(getattr(prof, "detector_history_days", 0.0)))
-
-
 def _read_window(assets: pl.DataFrame, year: int, baseline: list[int], history_days: float
                  ) -> tuple[datetime, datetime, datetime, datetime]:
     """UTC bounds of what the job reads (``lo, hi``) and of the inspected year (``y0, y1``)."""
@@ -458,7 +451,7 @@ def inspect(store: Store, *, year: int, baseline_years: Sequence[int] | None = N
     previous = store.previous_run(scope, year)
     prev_open = (store.read_findings(previous["run_id"]).filter(pl.col("status") != "resolved")
                  if previous else empty_findings())
-    lo, hi, y0, y1 = _read_window(reg, year, baseline, _history_days(prof))
+    lo, hi, y0, y1 = _read_window(reg, year, baseline, prof.read_history_days)
     last_ts = status.get("last_ts")
     period_end = _period_end(last_ts if isinstance(last_ts, datetime) else None, reg, year)
     run_id = _new_run_id()
