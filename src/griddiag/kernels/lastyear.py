@@ -25,24 +25,9 @@ from griddiag.config import JIT, JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
+from griddiag.kernels.seasonal import _median_small  # insertion-sort median of a short buffer
 
 __all__ = ["last_year_baseline"]
-
-
-@njit(**JIT_SERIAL)
-def _median_sorted_inplace(tmp, m):
-    """Median of ``tmp[:m]`` (m >= 1), sorting it in place (insertion sort: m is small)."""
-    for i in range(1, m):
-        v = tmp[i]
-        j = i
-        while j > 0 and tmp[j - 1] > v:
-            tmp[j] = tmp[j - 1]
-            j -= 1
-        tmp[j] = v
-    h = m >> 1
-    if m & 1:
-        return tmp[h]
-    return (tmp[h - 1] + tmp[h]) / 2.0
 
 
 @njit(**JIT_SERIAL)
@@ -63,7 +48,7 @@ def _baseline_series(x, day, day_type, lag, half, min_days, out):
                 m += 1
             u += 1
         if m >= min_days:
-            out[t] = _median_sorted_inplace(tmp, m)
+            out[t] = _median_small(tmp, m)
 
 
 @njit(**JIT)

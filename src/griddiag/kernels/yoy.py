@@ -96,16 +96,7 @@ def _kolmogorov_sf(x):
 
 @njit(**JIT_SERIAL)
 def _finite_sorted(values, a, b):
-    n = 0
-    for i in range(a, b):
-        if np.isfinite(values[i]):
-            n += 1
-    out = np.empty(n, dtype=np.float64)
-    j = 0
-    for i in range(a, b):
-        if np.isfinite(values[i]):
-            out[j] = values[i]
-            j += 1
+    out = _finite(values, a, b)
     out.sort()
     return out
 
