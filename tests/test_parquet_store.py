@@ -97,3 +97,17 @@ def test_v1_store_is_migrated_on_open(tmp_path):
     assert migrated.status()["schema_version"] == pq.SCHEMA_VERSION
     assert not list((root / "readings").glob("year=*/bucket=*.parquet"))
     assert migrated.read().equals(sorted_frame(df))
+
+
+def test_status_reads_footers_and_scans_a_file_without_statistics(tmp_path, monkeypatch):
+    store = ParquetStore(tmp_path / "s")
+    df = make_readings(["m1", "m2", "m3"], ["energy_kwh"], 40)
+    store.write(df)
+    st = store.status()
+    assert (st["readings"], st["first_ts"], st["last_ts"]) == (
+        df.height, df["ts"].min(), df["ts"].max())
+    # a file written by another tool without ts statistics: its rows are scanned instead
+    no_stats = lambda path: (pl.scan_parquet(path).select(pl.len()).collect().item(),  # noqa: E731
+                             None, None)
+    monkeypatch.setattr(pq, "_file_footer", no_stats)
+    assert store.status() == st

@@ -170,7 +170,13 @@ def finding_windows(readings: pl.DataFrame, findings: pl.DataFrame, keys: Sequen
                                   .over("asset_id", "metric")).fill_null(True).cum_sum())
               .group_by("asset_id", "metric", "_run")
               .agg(pl.col("_lo").min(), pl.col("_hi").max()))
+    # the findings' series and time range first (a mask, then a copy of those rows only):
+    # joining the whole batch would copy every reading of every asset with a finding
     near = (readings.select("asset_id", "metric", "ts", "value")
+            .filter(pl.col("asset_id").is_in(merged["asset_id"].unique().implode())
+                    & pl.col("metric").is_in(merged["metric"].unique().implode())
+                    & (pl.col("ts") >= merged["_lo"].min())
+                    & (pl.col("ts") < merged["_hi"].max()))
             .join(merged, on=["asset_id", "metric"], how="inner")
             .filter((pl.col("ts") >= pl.col("_lo")) & (pl.col("ts") < pl.col("_hi")))
             .select("asset_id", "metric", "ts", "value")
@@ -459,8 +465,15 @@ class ChartCandidates:
 
 
 def chart_candidates(readings: pl.DataFrame, findings: pl.DataFrame, yoy: pl.DataFrame | None,
-                     tz_of: dict[str, str], *, n: int, years: Sequence[int]) -> ChartCandidates:
-    """The :class:`ChartCandidates` of one batch (``readings`` holds all of its assets)."""
+                     tz_of: dict[str, str], *, n: int, years: Sequence[int], fdr: float
+                     ) -> ChartCandidates:
+    """The :class:`ChartCandidates` of one batch (``readings`` holds all of its assets).
+
+    Year-over-year candidates are only rows that can still turn out significant: a change
+    class other than ``unchanged`` and ``p_value <= fdr`` (a Benjamini-Hochberg q-value is
+    never below its p-value). The rest can never get a chart, and leaving them out keeps the
+    readings taken out of the batch small.
+    """
     from griddiag.report import finding_keys
 
     top_f, windows = None, pl.DataFrame(schema=WINDOW_SCHEMA)
@@ -472,7 +485,9 @@ def chart_candidates(readings: pl.DataFrame, findings: pl.DataFrame, yoy: pl.Dat
     monthly = pl.DataFrame(schema=MONTHLY_SCHEMA)
     profile = pl.DataFrame(schema=PROFILE_SCHEMA)
     if yoy is not None and yoy.height and n > 0:
-        top_y = (yoy.filter(pl.col("group_by") == "asset")
+        top_y = (yoy.filter((pl.col("group_by") == "asset")
+                            & (pl.col("change_class") != "unchanged")
+                            & (pl.col("p_value") <= fdr))
                  .select("asset_id", "metric", pl.col("p_value").fill_nan(None),
                          pl.col("effect_size").abs().fill_nan(None).alias("_effect"))
                  .sort(_YOY_ORDER, descending=_YOY_DESC, nulls_last=True).head(2 * n))
@@ -486,10 +501,11 @@ class ChartCollector:
     """Running top ``n`` of the chart data over batches (memory bounded by ``n``).
 
     Findings: the ``n`` most serious (:func:`by_seriousness`) warning and critical findings
-    seen so far, with their windows. Year-over-year: the ``2 n`` asset rows with the smallest
-    p-values seen so far (Benjamini-Hochberg q-values rise with the p-value, so the assets
-    that end up significant with the smallest q-values are among them), with their monthly and
-    profile frames; :meth:`charts` keeps those the population step found significant.
+    seen so far, with their windows. Year-over-year: of the asset rows that can still be
+    significant, the ``2 n`` with the smallest p-values seen so far (Benjamini-Hochberg
+    q-values rise with the p-value, so the assets that end up significant with the smallest
+    q-values are among them), with their monthly and profile frames; :meth:`charts` keeps
+    those the population step found significant.
     """
 
     n: int = 200
@@ -499,11 +515,6 @@ class ChartCollector:
     top_yoy: pl.DataFrame | None = None
     monthly: list[pl.DataFrame] = field(default_factory=list)
     profile: list[pl.DataFrame] = field(default_factory=list)
-
-    def add_batch(self, readings: pl.DataFrame, findings: pl.DataFrame,
-                  yoy: pl.DataFrame | None, tz_of: dict[str, str]) -> None:
-        """Candidates of one batch (:func:`chart_candidates`) merged in (:meth:`add`)."""
-        self.add(chart_candidates(readings, findings, yoy, tz_of, n=self.n, years=self.years))
 
     def add(self, cand: ChartCandidates) -> None:
         """Merge one batch's candidates, computed where its readings are (a Dask worker, say).

@@ -105,7 +105,7 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
     from griddiag.detect import detect_batch
     from griddiag.inspection.charts import WINDOW_SCHEMA, ChartCandidates, chart_candidates
     from griddiag.inspection.charts import MONTHLY_SCHEMA, PROFILE_SCHEMA
-    from griddiag.inspection.job import _compare_batch, _coverage
+    from griddiag.inspection.job import FDR_ALPHA, _compare_batch, _coverage
     from griddiag.schema import empty_findings
 
     timings = {"detect_s": 0.0, "yoy_s": 0.0, "charts_s": 0.0}
@@ -135,7 +135,8 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
     tz_of = dict(zip(batch_reg["asset_id"].to_list(),
                      batch_reg["tz"].fill_null("UTC").to_list(), strict=True))
     years = tuple(sorted([*params.baseline, params.year]))
-    charts = chart_candidates(readings, found, part, tz_of, n=params.top_n, years=years)
+    charts = chart_candidates(readings, found, part, tz_of, n=params.top_n, years=years,
+                              fdr=FDR_ALPHA)
     cov = _coverage(readings, params.y0, params.y1)
     timings["charts_s"] = time.perf_counter() - t0
     return BatchResult(list(asset_ids), found, part, cov, charts,
@@ -176,7 +177,47 @@ def run_batch(store: Any, asset_ids: Sequence[str], params: BatchParams) -> Batc
     result = process_batch(readings, ids, params)
     result.timings["read_s"] = read_s
     result.worker = f"{os.uname().nodename}:{os.getpid()}"
+    del parts, readings
+    release_freed_memory()
     return result
+
+
+def release_freed_memory() -> None:
+    """Give the memory a finished batch freed back to the operating system.
+
+    A batch frees gigabytes in blocks of every size; glibc keeps freed heap memory for reuse,
+    and what it keeps after one batch is fragmented differently each time, so without this the
+    process's resident size after a batch (and with it the next batch's peak) drifts upwards
+    with the number of batches. ``malloc_trim`` (glibc only; a no-op elsewhere) returns the
+    free pages, so every batch starts from the same footprint and the job's peak memory is
+    bound by one batch, whatever the store's size.
+    """
+    import gc
+
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list[Any] = []
+
+
+def _malloc_trim() -> Any:
+    if not _TRIM:
+        import ctypes
+        import ctypes.util
+
+        fn = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            fn = getattr(libc, "malloc_trim", None)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+        except OSError:  # no C library by that name (not glibc): nothing to trim
+            fn = None
+        _TRIM.append(fn)
+    return _TRIM[0]
 
 
 def _set_numba_threads(n: int | None) -> None:

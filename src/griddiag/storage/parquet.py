@@ -49,7 +49,7 @@ import shutil
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -337,10 +337,17 @@ class ParquetStore(Store):
         points = 0
         first = last = None
         for f in files:
-            stats = pl.scan_parquet(f).select(
-                pl.len().alias("n"), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
-            ).collect()
-            n, lo, hi = stats.row(0)
+            # the footers' row counts and ts statistics: no readings are read (a scan only
+            # for a file written without statistics)
+            n, lo_us, hi_us = _file_footer(f)
+            if n and lo_us is None:
+                n, lo, hi = pl.scan_parquet(f).select(
+                    pl.len(), pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")
+                ).collect().row(0)
+            else:
+                lo = hi = None
+                if lo_us is not None and hi_us is not None:
+                    lo, hi = _utc_of_us(lo_us), _utc_of_us(hi_us)
             points += n
             first = lo if first is None or (lo is not None and lo < first) else first
             last = hi if last is None or (hi is not None and hi > last) else last
@@ -832,19 +839,19 @@ class ParquetStore(Store):
         return changed.height
 
 
-_TIME_RANGES: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+_FOOTERS: dict[tuple[str, int], tuple[int, int | None, int | None]] = {}
 
 
-def _file_time_range(path: Path) -> tuple[int | None, int | None]:
-    """Smallest and largest ``ts`` (µs) of a readings file, from its footer statistics (the
-    file is not read); ``(None, None)`` when it has none. Remembered per path and size: a
-    store file is never rewritten in place."""
+def _file_footer(path: Path) -> tuple[int, int | None, int | None]:
+    """Rows and smallest and largest ``ts`` (µs) of a readings file, from its footer (the
+    readings are not read); the times are ``None`` when the footer has no statistics.
+    Remembered per path and size: a store file is never rewritten in place."""
     try:
         size = path.stat().st_size
     except OSError:
-        return None, None
+        return 0, None, None
     key = (str(path), size)
-    if key not in _TIME_RANGES:
+    if key not in _FOOTERS:
         import pyarrow.parquet as pq
 
         lo = hi = None
@@ -861,8 +868,17 @@ def _file_time_range(path: Path) -> tuple[int | None, int | None]:
                 hi = b if hi is None else max(hi, b)
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read the footer of {path}: {exc}") from exc
-        _TIME_RANGES[key] = (lo, hi)
-    return _TIME_RANGES[key]
+        _FOOTERS[key] = (meta.num_rows, lo, hi)
+    return _FOOTERS[key]
+
+
+def _file_time_range(path: Path) -> tuple[int | None, int | None]:
+    """Smallest and largest ``ts`` (µs) of a readings file (:func:`_file_footer`)."""
+    return _file_footer(path)[1:]
+
+
+def _utc_of_us(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def _us_of(t: object) -> int:
