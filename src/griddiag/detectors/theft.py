@@ -56,13 +56,20 @@ from griddiag.detectors.electrical import (
     day_start_us,
     empty_findings,
     findings_frame,
-    local_day_index,
     number,
     resolve_params,
 )
 from griddiag.detectors.grid import sorted_readings
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import change_index, flags_to_events, level_shift, rolling_median
+from griddiag.kernels.balance import (
+    LATTICE_US,
+    group_sum,
+    local_day_sums,
+    matched_day_sums,
+    matched_sums,
+    series_step,
+)
 
 __all__ = ["DEFAULTS", "DETECTORS", "area_balance", "detect_energy_balance",
            "detect_theft_risk"]
@@ -132,63 +139,76 @@ def _areas(assets: pl.DataFrame) -> pl.DataFrame:
             .select(pl.col("asset_id").alias("meter_id"), pl.col("parent_id").alias("tx_id")))
 
 
-def _step(df: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Median positive step (microseconds) of ``t`` per ``key``."""
-    d = pl.col("t").sort().diff()
-    return (df.group_by(key).agg(step=d.filter(d > 0).median())
-            .with_columns(pl.col("step").fill_null(_US_PER_H).round().cast(pl.Int64)))
-
-
 def _transformer_energy(readings: pl.DataFrame, tx_ids: list[str], source: str
                         ) -> pl.DataFrame:
-    """Per transformer and instant: ``tx_id, t, tx_kwh`` (energy of ``[t, t + step)``),
-    ``step``, ``source`` and ``mode`` (``energy``: interval energy, ``power``: a sample)."""
+    """Per transformer and instant, sorted by ``tx_id, t``: ``tx_id, t, tx_kwh`` (energy of
+    ``[t, t + step)``; null where the transformer sent no value), ``step``, ``source`` and
+    ``mode`` (``energy``: interval energy, ``power``: a sample).
+
+    Each source is read for the transformers no earlier source covered, straight from the
+    batch's sorted arrays with integer keys (a transformer's code is the rank of its id):
+    only a series with two readings at one instant, or the two metrics of ``load_kva_pf``,
+    needs a group-by (the mean of the instant's values, as a pivot would take).
+    """
     if source not in ("auto", "energy_kwh", "active_power_kw", "load_kva_pf"):
         raise ConfigError(f"transformer_energy must be 'auto', 'energy_kwh', 'active_power_kw' "
                           f"or 'load_kva_pf', got {source!r}")
-    r = (sorted_readings(readings)
-         .frame(["energy_kwh", "active_power_kw", "load_kva", "power_factor"], tx_ids)
-         .select(pl.col("asset_id").alias("tx_id"), "t", "metric",
-                 pl.col("value").fill_nan(None)))
-    out = []
+    sr = sorted_readings(readings)
     order = {"auto": ["energy_kwh", "active_power_kw", "load_kva_pf"],
              "energy_kwh": ["energy_kwh"], "active_power_kw": ["active_power_kw"],
              "load_kva_pf": ["load_kva_pf"]}[source]
-    done: set[str] = set()
+    out = []
+    todo = list(tx_ids)
     for src in order:
-        todo = [t for t in tx_ids if t not in done]
         if not todo:
             break
-        if src == "load_kva_pf":
-            part = (r.filter(pl.col("tx_id").is_in(todo)
-                             & pl.col("metric").is_in(["load_kva", "power_factor"]))
-                    .pivot(on="metric", index=["tx_id", "t"], values="value",
-                           aggregate_function="mean"))
-            if part.height == 0 or not {"load_kva", "power_factor"} <= set(part.columns):
-                continue
-            part = part.select("tx_id", "t", v=pl.col("load_kva") * pl.col("power_factor").abs())
-        else:
-            part = (r.filter(pl.col("tx_id").is_in(todo) & (pl.col("metric") == src))
-                    .group_by("tx_id", "t").agg(v=pl.col("value").mean()))
-        if part.height == 0:
+        pair = src == "load_kva_pf"
+        s = sr.series(["load_kva", "power_factor"] if pair else [src], todo)
+        if s.size == 0:
             continue
-        has = part.group_by("tx_id").agg(n=pl.col("v").count()).filter(pl.col("n") > 0)
-        part = part.filter(pl.col("tx_id").is_in(has["tx_id"].implode()))
-        if part.height == 0:
+        n = sr.row_offsets[s + 1] - sr.row_offsets[s]
+        rows = sr.rows(s)
+        c, t = np.repeat(sr.series_asset[s], n), sr.t[rows]
+        part = pl.DataFrame({"c": c, "t": t, "v": sr.value[rows]}).with_columns(
+            pl.col("v").fill_nan(None))
+        if pair:
+            m = pl.Series(np.repeat(sr.series_metric[s], n))
+            names = sr.metrics.to_list()
+            load, pf = (names.index(x) if x in names else -1
+                        for x in ("load_kva", "power_factor"))
+            part = (part.with_columns(m=m).group_by("c", "t")
+                    .agg(v=pl.col("v").filter(pl.col("m") == load).mean()
+                         * pl.col("v").filter(pl.col("m") == pf).mean().abs())
+                    .sort("c", "t"))
+        elif t.size > 1 and ((t[1:] == t[:-1]) & (c[1:] == c[:-1])).any():
+            part = part.group_by("c", "t").agg(pl.col("v").mean()).sort("c", "t")
+        # transformers with a value from this source
+        c = part["c"].to_numpy()
+        has = np.unique(c[part["v"].is_not_null().to_numpy()])
+        if has.size == 0:
             continue
-        part = part.join(_step(part, "tx_id"), on="tx_id")
+        part = part.filter(pl.Series(np.isin(c, has)))
+        c, t = part["c"].to_numpy(), part["t"].to_numpy()
+        first = np.flatnonzero(np.append(True, c[1:] != c[:-1]))
+        step, _ = series_step(t, np.zeros(t.shape[0]), first, np.append(first[1:], t.shape[0]),
+                              default_us=_US_PER_H)
+        part = part.with_columns(step=pl.Series(np.repeat(step, np.diff(
+            np.append(first, t.shape[0])))))
         if src == "energy_kwh":
             part = part.with_columns(tx_kwh=pl.col("v"), mode=pl.lit("energy"))
         else:
             part = part.with_columns(tx_kwh=pl.col("v") * pl.col("step") / _US_PER_H,
                                      mode=pl.lit("power"))
-        out.append(part.select("tx_id", "t", "tx_kwh", "step", "mode",
-                               source=pl.lit(src)))
-        done.update(has["tx_id"].to_list())
+        out.append(part.select("c", "t", "tx_kwh", "step", "mode", source=pl.lit(src)))
+        done = set(sr.ids.gather(has).to_list())
+        todo = [x for x in todo if x not in done]
     if not out:
         return pl.DataFrame(schema={"tx_id": pl.String, "t": pl.Int64, "tx_kwh": pl.Float64,
                                     "step": pl.Int64, "mode": pl.String, "source": pl.String})
-    return pl.concat(out)
+    # each source's transformers are sorted; the concatenation of several needs a sort
+    res = pl.concat(out) if len(out) == 1 else pl.concat(out).sort("c", "t")
+    return res.select(tx_id=sr.ids.gather(res["c"]), t="t", tx_kwh="tx_kwh", step="step",
+                      mode="mode", source="source")
 
 
 def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
@@ -210,11 +230,12 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
     ``members``
         ``tx_id, meter_id, has_data``.
 
-    The meters' readings (most of a batch) are handled as NumPy arrays sorted by meter and
-    time: every step is a sort-free scan, a ``reduceat`` over contiguous groups or an exact
-    lookup of (meter, instant) pairs by binary search; polars joins and group-bys on string
-    keys would hash each reading several times. ``tests/reference_theft.py`` keeps the
-    relational formulation this reproduces.
+    The meters' readings (most of a batch) never leave the batch's sorted arrays: the
+    kernels of :mod:`griddiag.kernels.balance` walk each meter's rows beside its
+    transformer's instants, so no (instant, meter) pair, lookup key or per-reading day is
+    materialised; only per-instant and per-day results are. ``tests/reference_theft.py``
+    keeps the relational formulation this reproduces (to the last bit: the kernels sum as
+    polars does).
     """
     assets = as_assets(assets)
     links = _areas(assets)
@@ -225,21 +246,10 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
     sel = sr.series(["energy_kwh"], links["meter_id"].to_list())
     if sel.size == 0:
         return _empty_balance(links)
-    # meters by code (rank of the id), readings sorted by (meter, t): one series per meter
+    # meters by code (rank of the id); meter c's readings are rows [starts[c], ends[c]) of sr
     ids = sr.ids.gather(sr.series_asset[sel])
-    n_rows = sr.row_offsets[sel + 1] - sr.row_offsets[sel]
-    code = np.repeat(np.arange(sel.size, dtype=np.int64), n_rows)
-    rows = sr.rows(sel)
-    t, e = sr.t[rows], sr.value[rows]
-    n_ids = ids.len()
-    row_off = np.searchsorted(code, np.arange(n_ids + 1))
-    d = pl.col("t").diff()
-    stats = (pl.DataFrame({"c": code, "t": t})
-             .group_by("c").agg(step=d.filter(d > 0).median())
-             .with_columns(pl.col("step").fill_null(_US_PER_H).round().cast(pl.Int64))
-             .sort("c"))
-    m_step = stats["step"].to_numpy()
-    n_valid = np.add.reduceat(np.isfinite(e).astype(np.int64), row_off[:-1])
+    starts, ends = sr.row_offsets[sel], sr.row_offsets[sel + 1]
+    m_step, n_valid = series_step(sr.t, sr.value, starts, ends, default_us=_US_PER_H)
     stats = pl.DataFrame({"meter_id": ids, "n": n_valid})
     members = links.join(stats, on="meter_id", how="left").with_columns(
         has_data=pl.col("n").fill_null(0) > 0).select("tx_id", "meter_id", "has_data")
@@ -248,15 +258,15 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
         # no meter of an area has a value (all NaN): nothing to balance
         return _empty_balance(links, members)
     tx_ids = live["tx_id"].unique().sort()
-    tx = _transformer_energy(readings, tx_ids.to_list(), transformer_energy)
-    tx = tx.filter(pl.col("tx_id").is_in(tx_ids.implode())).sort("tx_id", "t")
-    # live meters of each transformer, in (tx_id, meter_id) order
+    n_tx = tx_ids.len()
+    tx = _transformer_energy(readings, tx_ids.to_list(), transformer_energy)  # sorted
+    # live meters of each transformer, in (tx_id, meter_id) order: the order of every sum
     live_code = live["meter_id"].cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy()
     live_tx = live["tx_id"].cast(pl.Enum(tx_ids)).to_physical().cast(pl.Int64).to_numpy()
-    mem_off = np.searchsorted(live_tx, np.arange(tx_ids.len() + 1))
-    tx_of_code = np.full(n_ids, -1, dtype=np.int64)
-    tx_of_code[live_code] = live_tx
-    zone_of_tx = [str(tz_map.get(x) or tz) for x in tx_ids.to_list()]
+    mem_off = np.searchsorted(live_tx, np.arange(n_tx + 1))
+    zones = sorted({str(tz_map.get(x) or tz) for x in tx_ids.to_list()})
+    zone_of_tx = np.array([zones.index(str(tz_map.get(x) or tz)) for x in tx_ids.to_list()],
+                          dtype=np.int64)
 
     # -- transformer instants x their meters (matched sampling) ------------------------------
     i_tx = tx["tx_id"].cast(pl.Enum(tx_ids)).to_physical().cast(pl.Int64).to_numpy()
@@ -264,76 +274,33 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
     i_step = tx["step"].to_numpy()
     i_kwh = tx["tx_kwh"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     i_power = (tx["mode"] == "power").to_numpy()
-    n_mem = np.diff(mem_off)[i_tx]
-    p_inst = np.repeat(np.arange(i_t.shape[0]), n_mem)
-    p_first = np.repeat(np.cumsum(n_mem) - n_mem, n_mem)
-    p_meter = live_code[np.repeat(mem_off[:-1][i_tx], n_mem) + np.arange(p_inst.shape[0])
-                        - p_first]
-    p_kwh = np.full(p_inst.shape[0], np.nan)
-    p_ok = np.zeros(p_inst.shape[0], dtype=bool)
-    pw = i_power[p_inst]
-    if pw.any():
-        # a power sample at t against the meter interval holding t, scaled to the tx step
-        q_meter, q_t = p_meter[pw], i_t[p_inst[pw]]
-        key = q_t - q_t % m_step[q_meter]
-        hit = _lookup(code, t, q_meter, key)
-        ev = np.where(hit >= 0, e[np.maximum(hit, 0)], np.nan)
-        p_kwh[pw] = ev * i_step[p_inst[pw]] / m_step[q_meter]
-        p_ok[pw] = np.isfinite(ev)
-    en = ~pw
-    if en.any():
-        # transformer interval energy against the meters' intervals inside it
-        e_tx = np.flatnonzero(~i_power)
-        t0 = np.full(tx_ids.len(), 0, dtype=np.int64)
-        stp = np.ones(tx_ids.len(), dtype=np.int64)
-        has = np.zeros(tx_ids.len(), dtype=bool)
-        first_of = np.unique(i_tx[e_tx], return_index=True)
-        t0[first_of[0]] = i_t[e_tx][first_of[1]]  # instants are sorted: first = min
-        stp[first_of[0]] = i_step[e_tx][first_of[1]]
-        has[first_of[0]] = True
-        rtx = tx_of_code[code]
-        rows = np.flatnonzero((rtx >= 0) & has[np.maximum(rtx, 0)])
-        rt = t0[rtx[rows]] + (t[rows] - t0[rtx[rows]]) // stp[rtx[rows]] * stp[rtx[rows]]
-        rc = code[rows]
-        if rows.size:
-            brk = np.ones(rows.size, dtype=bool)
-            brk[1:] = (rc[1:] != rc[:-1]) | (rt[1:] != rt[:-1])
-            g0 = np.flatnonzero(brk)
-            ve = e[rows]
-            g_sum = np.add.reduceat(np.where(np.isfinite(ve), ve, 0.0), g0)
-            g_n = np.add.reduceat(np.isfinite(ve).astype(np.int64), g0)
-            g_code, g_t = rc[g0], rt[g0]
-        else:
-            g_sum = g_code = g_t = g_n = np.empty(0, dtype=np.int64)
-        q_meter, q_inst = p_meter[en], p_inst[en]
-        hit = _lookup(g_code, g_t, q_meter, i_t[q_inst])
-        found = hit >= 0
-        need = i_step[q_inst] // m_step[q_meter]
-        kwh = np.full(hit.shape[0], np.nan)
-        ok = np.zeros(hit.shape[0], dtype=bool)
-        kwh[found] = np.asarray(g_sum, dtype=np.float64)[hit[found]]
-        ok[found] = np.asarray(g_n)[hit[found]] >= need[found]  # no interval: not ok
-        p_kwh[en] = kwh
-        p_ok[en] = ok
-    n_inst = i_t.shape[0]
-    starts = np.searchsorted(p_inst, np.arange(n_inst))
-    meters_kwh = _group_sum(np.where(np.isfinite(p_kwh), p_kwh, 0.0), starts)
-    n_ok = _group_sum(p_ok.astype(np.int64), starts)
-    complete = (n_ok == n_mem) & np.isfinite(i_kwh)
-    i_day = _local_days(i_t, i_tx, zone_of_tx)
+    inst_off = np.searchsorted(i_tx, np.arange(n_tx + 1))
+    # step and mode are per transformer (one source each); one without instants has neither
+    has_inst = inst_off[1:] > inst_off[:-1]
+    first = np.minimum(inst_off[:-1], max(i_t.shape[0] - 1, 0))
+    tx_step = np.where(has_inst, i_step[first] if i_t.size else 1, 1)
+    tx_power = has_inst & (i_power[first] if i_t.size else False)
+    rows = (sr.t, sr.value, starts, ends, m_step, i_t, inst_off, tx_step, tx_power,
+            live_code, mem_off)
+    meters_kwh, n_ok = matched_sums(*rows)
+    complete = (n_ok == np.diff(mem_off)[i_tx]) & np.isfinite(i_kwh)
+    lattice = _zone_lattices(zones, zone_of_tx, i_t, i_tx, sr.t[starts[live_code]],
+                             sr.t[ends[live_code] - 1], live_tx)
+    i_day = _lattice_day(i_t, zone_of_tx[i_tx], *lattice)
 
     # -- per area and day ----------------------------------------------------------------------
-    brk = np.ones(n_inst, dtype=bool)
+    brk = np.ones(i_t.shape[0], dtype=bool)
     brk[1:] = (i_tx[1:] != i_tx[:-1]) | (i_day[1:] != i_day[:-1])
     g0 = np.flatnonzero(brk)
-    src = tx["source"]
-    a_tx = np.where(complete, i_kwh, 0.0)
+    g_off = np.append(g0, i_t.shape[0])
+    n_complete = np.add.reduceat(complete.astype(np.int64), g0) if g0.size else \
+        np.zeros(0, dtype=np.int64)
     area = pl.DataFrame({
         "tx_id": tx_ids.gather(i_tx[g0]), "day": i_day[g0],
-        "tx_kwh": _group_sum(a_tx, g0), "meters_kwh": _group_sum(
-            np.where(complete, meters_kwh, 0.0), g0),
-        "n_complete": _group_sum(complete.astype(np.int64), g0).astype(np.uint32),
-        "step": i_step[g0], "source": src.gather(g0)}) \
+        "tx_kwh": group_sum(np.where(complete, i_kwh, 0.0), g_off),
+        "meters_kwh": group_sum(np.where(complete, meters_kwh, 0.0), g_off),
+        "n_complete": n_complete.astype(np.uint32),
+        "step": i_step[g0], "source": tx["source"].gather(g0)}) \
         .with_columns(expected=_US_PER_DAY / pl.col("step")) \
         .with_columns(coverage=pl.col("n_complete") / pl.col("expected")) \
         .with_columns(rate_pct=pl.when((pl.col("coverage") >= min_day_coverage)
@@ -341,103 +308,72 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
                       .then((pl.col("tx_kwh") - pl.col("meters_kwh")) / pl.col("tx_kwh") * 100)
                       .otherwise(None))
     # -- per meter and day on the complete instants --------------------------------------------
-    sel = complete[p_inst]
-    mc, md = p_meter[sel], i_day[p_inst[sel]]
-    if mc.size:
-        d0 = int(md.min())
-        span = int(md.max()) - d0 + 1
-        sums = (pl.DataFrame({"k": mc * span + (md - d0), "v": p_kwh[sel]})
-                .group_by("k").agg(pl.col("v").sum()).sort("k"))  # polars' sum: see _group_sum
-        key, mk = sums["k"].to_numpy(), sums["v"].to_numpy()
-        meter = pl.DataFrame({"tx_id": tx_ids.gather(tx_of_code[key // span]),
-                              "meter_id": ids.gather(key // span), "day": key % span + d0,
+    ck = np.flatnonzero(complete)
+    if ck.size:
+        # each transformer's distinct days with a complete instant, in order: every member
+        # gets one sum per such day
+        d0 = int(i_day[ck].min())
+        span = int(i_day[ck].max()) - d0 + 1
+        days, slot = np.unique(i_tx[ck] * span + (i_day[ck] - d0), return_inverse=True)
+        n_days = np.bincount(days // span, minlength=n_tx)
+        first_day = np.cumsum(n_days) - n_days
+        day_slot = np.full(i_t.shape[0], -1, dtype=np.int64)
+        day_slot[ck] = slot.reshape(-1) - first_day[i_tx[ck]]
+        per_member = n_days[live_tx]
+        out_off = np.zeros(live_tx.shape[0] + 1, dtype=np.int64)
+        np.cumsum(per_member, out=out_off[1:])
+        mk = matched_day_sums(*rows, day_slot, out_off)
+        j = np.repeat(np.arange(live_tx.shape[0]), per_member)
+        dk = days[first_day[live_tx[j]] + np.arange(j.shape[0]) - out_off[j]]
+        meter = pl.DataFrame({"tx_id": tx_ids.gather(live_tx[j]),
+                              "meter_id": ids.gather(live_code[j]), "day": dk % span + d0,
                               "meter_kwh": mk})
     else:
         meter = _empty_balance(links)["meter"]
     # -- every interval of each live meter's day -----------------------------------------------
-    rows = np.flatnonzero(tx_of_code[code] >= 0)
-    rc, rt = code[rows], t[rows]
-    r_day = _local_days(rt, tx_of_code[rc], zone_of_tx)
-    brk = np.ones(rows.size, dtype=bool)
-    brk[1:] = (rc[1:] != rc[:-1]) | (r_day[1:] != r_day[:-1])
-    g0 = np.flatnonzero(brk)
-    ve = e[rows]
-    n_day = _group_sum(np.isfinite(ve).astype(np.int64), g0)
+    f_off, f_day, f_kwh, f_n = local_day_sums(sr.t, sr.value, starts[live_code],
+                                              ends[live_code], zone_of_tx[live_tx], *lattice)
+    j = np.repeat(np.arange(live_code.shape[0]), np.diff(f_off))
     full = pl.DataFrame({
-        "tx_id": tx_ids.gather(tx_of_code[rc[g0]]), "meter_id": ids.gather(rc[g0]),
-        "day": r_day[g0], "full_kwh": _group_sum(np.where(np.isfinite(ve), ve, 0.0), g0),
-        "n": n_day, "m_step": m_step[rc[g0]]}).select(
+        "tx_id": tx_ids.gather(live_tx[j]), "meter_id": ids.gather(live_code[j]),
+        "day": f_day, "full_kwh": f_kwh, "n": f_n, "m_step": m_step[live_code[j]]}).select(
         "tx_id", "meter_id", "day", "full_kwh",
-        coverage=pl.col("n") * pl.col("m_step") / _US_PER_DAY)
+        coverage=pl.col("n") * pl.col("m_step") / _US_PER_DAY)  # polars' division, as before
     return {"area": area.sort("tx_id", "day"), "meter": meter.sort("tx_id", "meter_id", "day"),
             "meter_full": full.sort("tx_id", "meter_id", "day"), "members": members}
 
 
-def _group_sum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sums of ``x`` over the contiguous groups beginning at ``starts`` (0 for an empty
-    group at the end).
+def _zone_lattices(zones: list[str], zone_of_tx: np.ndarray, i_t: np.ndarray,
+                   i_tx: np.ndarray, m_first: np.ndarray, m_last: np.ndarray,
+                   m_tx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTC offset of each zone on the 15-minute lattice over its transformers' instants and
+    meters' readings (:func:`griddiag.kernels.balance.local_day_sums`): one time-zone
+    conversion per lattice point, then a local day costs one index per reading."""
+    from griddiag.detectors.grid import _utc_offsets_us
 
-    Float sums go through polars' group-by sum on an integer key: the same summation as the
-    relational formulation, so loss rates are bit-identical to it (a different order of the
-    terms moves the last digit, and a median of daily kWh at ``x.xx5`` then prints
-    differently in a reason).
-    """
-    if starts.size == 0:
-        return np.zeros(0, dtype=x.dtype)
-    if x.size == 0:
-        return np.zeros(starts.size, dtype=x.dtype)
-    ends = np.append(starts[1:], x.size)
-    if x.dtype.kind != "f":
-        out = np.add.reduceat(x, np.minimum(starts, x.size - 1))
-        return np.where(ends > starts, out, 0)  # reduceat gives x[i] for an empty group
-    nonempty = ends > starts
-    gid = np.repeat(np.arange(starts.size), ends - starts)
-    sums = (pl.DataFrame({"g": gid, "v": x}).group_by("g").agg(pl.col("v").sum())
-            .sort("g"))
-    out = np.zeros(starts.size, dtype=np.float64)
-    out[sums["g"].to_numpy()] = sums["v"].to_numpy()
-    return np.where(nonempty, out, 0.0)
-
-
-def _lookup(code: np.ndarray, t: np.ndarray, q_code: np.ndarray, q_t: np.ndarray
-            ) -> np.ndarray:
-    """Row of each ``(q_code, q_t)`` among rows sorted by ``(code, t)`` (-1 where absent).
-
-    Both keys are packed into one int64 (``code * span + t - t_min``) and found by binary
-    search; where the packed key would overflow, the codes are taken in chunks that fit.
-    """
-    out = np.full(q_code.shape[0], -1, dtype=np.int64)
-    if code.size == 0 or q_code.size == 0:
-        return out
-    t_min = int(min(t.min(), q_t.min()))
-    span = int(max(t.max(), q_t.max())) - t_min + 1
-    n_codes = int(max(code.max(), q_code.max())) + 1
-    per = max((2 ** 62) // span, 1)
-    for c0 in range(0, n_codes, per):  # one chunk unless ids x time span exceed int64
-        c1 = min(c0 + per, n_codes)
-        r0, r1 = np.searchsorted(code, [c0, c1])
-        q = np.flatnonzero((q_code >= c0) & (q_code < c1))
-        if r1 <= r0 or q.size == 0:
-            continue
-        key = (code[r0:r1] - c0) * span + (t[r0:r1] - t_min)
-        qk = (q_code[q] - c0) * span + (q_t[q] - t_min)
-        order = np.argsort(qk, kind="stable")  # sorted needles: each search starts at the last
-        i = np.empty(qk.size, dtype=np.int64)
-        i[order] = np.searchsorted(key, qk[order])
-        i = np.minimum(i, key.size - 1)
-        out[q] = np.where(key[i] == qk, i + r0, -1)
-    return out
+    i_zone, m_zone = zone_of_tx[i_tx], zone_of_tx[m_tx]
+    firsts, parts = [], []
+    for z, zone in enumerate(zones):
+        ends = [x for x in (i_t[i_zone == z], m_first[m_zone == z], m_last[m_zone == z])
+                if x.size]
+        lo = min(int(x.min()) for x in ends) if ends else 0
+        hi = max(int(x.max()) for x in ends) if ends else 0
+        try:
+            first, offset = _utc_offsets_us(zone, lo, hi)
+        except Exception as exc:  # polars raises ComputeError for unknown zones
+            raise ConfigError(f"unknown time zone {zone!r} (asset tz or params tz); use an "
+                              f"IANA name such as 'Asia/Shanghai'") from exc
+        firsts.append(first)
+        parts.append(offset.astype(np.int64))
+    off = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in parts], out=off[1:])
+    return np.array(firsts, dtype=np.int64), off, np.concatenate(parts)
 
 
-def _local_days(t: np.ndarray, group: np.ndarray, zones: list[str]) -> np.ndarray:
-    """Local day (days since epoch) of each instant, in the zone of its ``group``."""
-    out = np.empty(t.shape[0], dtype=np.int64)
-    zone_arr = np.asarray(zones, dtype=object)
-    distinct = sorted(set(zones))
-    for zone in distinct:  # one pass per distinct zone
-        sel = (zone_arr[group] == zone) if len(distinct) > 1 else slice(None)
-        out[sel] = local_day_index(t[sel], zone)
-    return out
+def _lattice_day(t: np.ndarray, zone: np.ndarray, first: np.ndarray, off: np.ndarray,
+                 utc_offset: np.ndarray) -> np.ndarray:
+    """Local day of each instant from :func:`_zone_lattices` (as the kernels compute it)."""
+    return (t + utc_offset[off[zone] + (t - first[zone]) // LATTICE_US]) // _US_PER_DAY
 
 
 def _empty_balance(links: pl.DataFrame, members: pl.DataFrame | None = None
