@@ -449,3 +449,40 @@ def random_batch(rng, n_series=5, max_len=60, *, nan=0.15, inf=0.03, quantized=N
     values = np.concatenate(parts) if parts else np.zeros(0)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     return values, offsets
+
+
+# -- grid placement and per-series medians --------------------------------------------------
+
+def place_on_grid(t_us, value, row_start, t0_us, step_us, offsets):
+    """Readings into their segment's slots, one reading at a time; a slot hit twice is NaN and
+    every reading in it counts as a collision."""
+    n_seg = len(offsets) - 1
+    n = int(offsets[-1])
+    values = np.full(n, np.nan)
+    ts = np.zeros(n, dtype=np.int64)
+    counts = np.zeros((n_seg, 3), dtype=np.int64)
+    ends = list(row_start[1:]) + [len(t_us)]
+    for g in range(n_seg):
+        a, b = int(offsets[g]), int(offsets[g + 1])
+        for k in range(a, b):
+            ts[k] = t0_us[g] + (k - a) * step_us[g]
+        hits = {}
+        for r in range(int(row_start[g]), int(ends[g])):
+            rel = int(t_us[r]) - int(t0_us[g])
+            pos = a + rel // int(step_us[g])
+            counts[g, 1] += rel % int(step_us[g]) != 0
+            hits.setdefault(pos, []).append(value[r])
+        for pos, vs in hits.items():
+            values[pos] = vs[0] if len(vs) == 1 else np.nan
+            counts[g, 2] += len(vs) if len(vs) > 1 else 0
+        counts[g, 0] = int(np.isfinite(values[a:b]).sum())
+    return values, ts, counts
+
+
+def series_median(values, offsets=None):
+    x = np.asarray(values, dtype=float)
+    out = []
+    for a, b in _series(offsets, len(x)):
+        v = x[a:b][np.isfinite(x[a:b])]
+        out.append(np.median(v) if v.size else np.nan)
+    return np.array(out)

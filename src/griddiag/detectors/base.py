@@ -25,12 +25,12 @@ import numpy as np
 import polars as pl
 
 from griddiag import kernels as K
-from griddiag.detectors.grid import Grid, window_coverage
+from griddiag.detectors.grid import Grid, daily_totals, window_coverage
 from griddiag.exceptions import ConfigError
 from griddiag.schema import FINDINGS_SCHEMA, METRICS, SEVERITIES, TS_DTYPE
 
-__all__ = ["Detector", "Evaluation", "fmt", "local_time_text", "merge_findings", "per_interval",
-           "slots"]
+__all__ = ["Detector", "Evaluation", "daily_grid", "fmt", "local_time_text", "merge_findings",
+           "per_interval", "slots"]
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -327,6 +327,32 @@ def merge_findings(findings: pl.DataFrame) -> pl.DataFrame:
     ).select(list(FINDINGS_SCHEMA))
 
 
+
+
+# -- shared work of the detectors of one grid -------------------------------------------------
+
+_DAILY: list[tuple[weakref.ref, weakref.ref, float, Grid]] = []
+
+
+def daily_grid(grid: Grid, min_coverage: float) -> Grid:
+    """:func:`griddiag.detectors.grid.daily_totals` of ``grid`` (the grid of days), reused
+    while the same grid is prepared again: the daily detectors of one grid (usage, usage last
+    year, level shift) share one aggregation instead of each taking a pass over every slot.
+
+    Keyed by the identity of the grid's values and calendar (weak references: never a
+    recycled id); one entry, so memory holds at most one small grid of days.
+    """
+    cal = grid.calendar
+    for ref_v, ref_d, cov, days in _DAILY:
+        if ref_v() is grid.values and cal is not None and ref_d() is cal.day \
+                and cov == min_coverage:
+            return days
+    days = daily_totals(grid, min_coverage=min_coverage)[0]
+    try:
+        _DAILY[:] = [(weakref.ref(grid.values), weakref.ref(cal.day), min_coverage, days)]
+    except (TypeError, AttributeError):  # no calendar (daily_totals raised) or no weakref
+        _DAILY.clear()
+    return days
 
 
 # -- helpers for detectors whose windows are set in hours --------------------------------------

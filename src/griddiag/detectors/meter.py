@@ -41,7 +41,15 @@ import numpy as np
 import polars as pl
 
 from griddiag import kernels as K
-from griddiag.detectors.base import Detector, Evaluation, fmt, local_time_text, per_interval, slots
+from griddiag.detectors.base import (
+    Detector,
+    Evaluation,
+    daily_grid,
+    fmt,
+    local_time_text,
+    per_interval,
+    slots,
+)
 from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
 from griddiag.kernels.register import NO_STEP, RESET, ROLLBACK, ROLLOVER
@@ -65,17 +73,15 @@ _VEE = "meter-data VEE"
 
 
 def _hours_of_slot(grid: Grid, run_length: np.ndarray) -> np.ndarray:
+    steps = grid.series["interval_us"].to_numpy()
+    if steps.size and (steps == steps[0]).all():  # one interval: no per-slot array for it
+        return run_length * steps[0] / 3.6e9
     return run_length * grid.interval_of_slot() / 3.6e9
 
 
-def _series_median(grid: Grid) -> np.ndarray:
-    """Median of each series' valid values (NaN if none), vectorised through polars."""
-    sid = grid.series_of_slot()
-    frame = pl.DataFrame({"s": sid, "v": grid.values}).filter(pl.col("v").is_finite())
-    med = frame.group_by("s").agg(pl.col("v").median())
-    out = np.full(grid.n_series, np.nan)
-    out[med["s"].to_numpy()] = med["v"].to_numpy()
-    return out
+def _per_slot(grid: Grid, per_series: np.ndarray) -> np.ndarray:
+    """A value per series repeated over the series' slots."""
+    return np.repeat(per_series, np.diff(grid.offsets))
 
 
 def _with_times(events: pl.DataFrame) -> pl.DataFrame:
@@ -163,17 +169,34 @@ class SpikeDetector(Detector):
     min_scale: float = 0.01
 
     def evaluate(self, grid: Grid) -> Evaluation:
+        return self._evaluate(grid, every_slot=True)
+
+    def _evaluate(self, grid: Grid, *, every_slot: bool) -> Evaluation:
+        """The evaluation; without ``every_slot``, the robust z and median only where the
+        day's ratio passes (NaN elsewhere), which are the only slots that can be flagged."""
         def run(g: Grid, step: int):
+            ratio = K.daily_peak_ratio(g.values, g.offsets, g.calendar.day)
+            with np.errstate(invalid="ignore"):
+                where = None if every_slot else ratio >= self.ratio_min
             med, _, z = K.rolling_robust_stats(g.values, g.offsets,
                                                slots(self.window_hours, step) | 1,
-                                               center=True, min_scale=self.min_scale)
-            return med, z
+                                               center=True, min_scale=self.min_scale,
+                                               where=where)
+            return med, z, ratio
 
-        med, z = per_interval(grid, run)
-        ratio = K.daily_peak_ratio(grid.values, grid.offsets, grid.calendar.day)
+        med, z, ratio = per_interval(grid, run)
         with np.errstate(invalid="ignore"):
             flags = (z >= self.z_min) & (ratio >= self.ratio_min)
         return Evaluation(z, flags, med)
+
+    def find(self, grid: Grid, *, label: str | None = None) -> pl.DataFrame:
+        # An event's numbers are read at its flagged slots (score and expected at the peak),
+        # and a slot is flagged only where its day's ratio passes: a few slots per meter and
+        # month. Scoring those alone gives the same findings without sliding the window over
+        # every slot (most of this detector's time; tests/test_detectors_meter.py checks it).
+        if grid.values.shape[0] == 0:
+            return super().find(grid, label=label)
+        return self.findings_from(grid, self._evaluate(grid, every_slot=False), label=label)
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = local_time_text(events, "peak_ts", "peak_text")
@@ -217,13 +240,15 @@ class ZeroRunDetector(Detector):
     critical_at: float | None = 72.0
 
     def evaluate(self, grid: Grid) -> Evaluation:
+        from griddiag.kernels.register import series_median
+
         run = K.zero_runs(grid.values, grid.offsets, tolerance=self.tolerance)
-        hours = _hours_of_slot(grid, run)
-        valid = np.isfinite(grid.values)
-        score = np.where(valid, hours, np.nan)
-        typical = np.repeat(_series_median(grid), np.diff(grid.offsets))
-        active = typical > self.tolerance
-        return Evaluation(score, (run > 0) & (hours >= self.min_hours) & active, typical)
+        score = _hours_of_slot(grid, run)
+        flags = (run > 0) & (score >= self.min_hours)
+        typical = series_median(grid.values, grid.offsets)
+        flags &= _per_slot(grid, typical > self.tolerance)
+        score[~np.isfinite(grid.values)] = np.nan
+        return Evaluation(score, flags, _per_slot(grid, typical))
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
@@ -268,17 +293,19 @@ class FlatlineDetector(Detector):
 
     def evaluate(self, grid: Grid) -> Evaluation:
         run = K.constant_runs(grid.values, grid.offsets, tolerance=self.tolerance)
-        cumulative = _is_register(grid)
-        steps = np.where(cumulative, np.maximum(run - 1, 0), run)
-        hours = _hours_of_slot(grid, steps)
-        valid = np.isfinite(grid.values)
-        score = np.where(valid, hours, np.nan)
+        register = _is_register(grid)
+        cumulative = _per_slot(grid, register) if register.any() else None
+        steps = run if cumulative is None else np.where(cumulative, np.maximum(run - 1, 0), run)
+        score = _hours_of_slot(grid, steps)
         with np.errstate(invalid="ignore"):
-            flags = (hours >= self.min_hours) & (np.abs(grid.values) > self.tolerance)
-        # registers: leave each run's first reading unflagged
-        first = np.zeros(run.shape[0], dtype=bool)
-        first[K.run_table(run, grid.offsets)[1]] = True
-        return Evaluation(score, flags & ~(cumulative & first))
+            flags = (score >= self.min_hours) & (np.abs(grid.values) > self.tolerance)
+        score[~np.isfinite(grid.values)] = np.nan
+        if cumulative is not None:
+            # registers: leave each run's first reading unflagged
+            first = np.zeros(run.shape[0], dtype=bool)
+            first[K.run_table(run, grid.offsets)[1]] = True
+            flags &= ~(cumulative & first)
+        return Evaluation(score, flags)
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
@@ -291,12 +318,12 @@ class FlatlineDetector(Detector):
 
 
 def _is_register(grid: Grid) -> np.ndarray:
-    """Per slot: whether its series is a cumulative register."""
+    """Per series: whether it is a cumulative register."""
     from griddiag.schema import METRICS
 
     kinds = grid.series["metric"].replace_strict(
         {k: m.kind for k, m in METRICS.items()}, default="").to_numpy()
-    return np.repeat(kinds == "cumulative_register", np.diff(grid.offsets))
+    return kinds == "cumulative_register"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -534,7 +561,7 @@ class _DailyUsage(Detector):
         raise NotImplementedError
 
     def prepare(self, grid: Grid) -> Grid:
-        return daily_totals(grid, min_coverage=self.min_coverage)[0]
+        return daily_grid(grid, self.min_coverage)
 
     def evaluate(self, grid: Grid) -> Evaluation:
         if not (0 < self.low_ratio < 1 < self.high_ratio):
@@ -761,7 +788,10 @@ class SumCheckDetector(Detector):
                            "day; TOU tier registers vs the total register)")
     action: ClassVar[str] = ("Re-read the meter's registers and load profile; if the meter's "
                              "own data disagree, test the meter.")
-    needs_calendar: ClassVar[bool] = True
+    #: local days are wanted on the register series only (one reading a day): it builds
+    #: them itself (:func:`_first_of_local_day`) rather than have the pipeline put a
+    #: calendar on every slot of the interval channel too
+    needs_calendar: ClassVar[bool] = False
     context_hours: ClassVar[float] = 0.0
     #: the pipeline gives it every metric it applies to in one grid
     joint: ClassVar[bool] = True
@@ -787,14 +817,19 @@ class SumCheckDetector(Detector):
         return self.tolerance_steps * self.resolution_kwh
 
     # -- the two comparisons, on the total register's axis -----------------------------------
-    def _checks(self, grid: Grid) -> list[tuple[str, Grid, Evaluation, np.ndarray]]:
-        """``(metric, findings grid, evaluation, slots of grid)`` per comparison made."""
-        metric = grid.series["metric"].to_numpy()
+    def _checks(self, energy: Grid, registers: Grid) -> list[tuple[str, Grid, Evaluation]]:
+        """``(metric, findings grid, evaluation)`` per comparison made.
+
+        ``energy`` holds the interval channel's series, ``registers`` the total and tier
+        registers' (the same grid when one holds them all); other series are ignored. The
+        interval channel is read where it lies (``bin_to_readings`` skips the other series):
+        only register series, one reading a day, are copied out.
+        """
+        metric = registers.series["metric"].to_numpy()
         total_mask = metric == _TOTAL
         if not total_mask.any():
             return []
-        reg = grid.select(total_mask)
-        reg_slots = np.flatnonzero(np.repeat(total_mask, np.diff(grid.offsets)))
+        reg = registers.select(total_mask)
         codes, cons = self._classify(reg)
         valid = np.isfinite(reg.values)
         day_start = _first_of_local_day(reg, valid)
@@ -802,26 +837,25 @@ class SumCheckDetector(Detector):
         reg_ids = reg.series["asset_id"].to_list()
         out = []
 
-        energy_mask = metric == _ENERGY
+        energy_mask = energy.series["metric"].to_numpy() == _ENERGY
         if energy_mask.any():
-            e = grid.select(energy_mask)
-            smap = _series_map(e, reg_ids)
-            t0, step = _grid_starts(e), e.series["interval_us"].to_numpy()
+            smap = np.where(energy_mask, _series_map(energy, reg_ids), -1)
+            t0, step = _grid_starts(energy), energy.series["interval_us"].to_numpy()
             r_t0, r_step = _grid_starts(reg), reg.series["interval_us"].to_numpy()
-            total, missing = K.bin_to_readings(e.values, e.offsets, t0, step, smap, r_t0,
-                                               r_step, reg.offsets)
+            total, missing = K.bin_to_readings(energy.values, energy.offsets, t0, step, smap,
+                                               r_t0, r_step, reg.offsets)
             paired = np.zeros(reg.n_series, dtype=bool)
             paired[smap[smap >= 0]] = True
             # a reading whose step reaches outside the energy grid cannot be accounted for
-            covered = _covered(reg, smap, t0, step, np.diff(e.offsets))
+            covered = _covered(reg, smap, t0, step, np.diff(energy.offsets))
             anchor = np.repeat(paired, np.diff(reg.offsets)) & valid & day_start
             ev, fg = self._compare(reg, total, cons, bad_code | (missing > 0) | ~covered,
                                    anchor, _ENERGY)
-            out.append((_ENERGY, fg, ev, reg_slots))
+            out.append((_ENERGY, fg, ev))
 
         tier_mask = np.isin(metric, _TIERS)
         if tier_mask.any():
-            tiers = grid.select(tier_mask)
+            tiers = registers.select(tier_mask)
             smap = _series_map(tiers, reg_ids)
             t_codes, t_cons = self._classify(tiers)
             t_bad = (t_codes == ROLLBACK) | (t_codes == ROLLOVER) | (t_codes == RESET)
@@ -837,7 +871,7 @@ class SumCheckDetector(Detector):
             need = np.repeat(n_tiers, np.diff(reg.offsets))
             anchor = valid & day_start & (need > 0) & (n_valid == need)
             ev, fg = self._compare(reg, step_sum, cons, bad_code | t_excluded, anchor, _TOTAL)
-            out.append((_TOTAL, fg, ev, reg_slots))
+            out.append((_TOTAL, fg, ev))
         return out
 
     def _classify(self, g: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -869,15 +903,43 @@ class SumCheckDetector(Detector):
 
     def evaluate(self, grid: Grid) -> Evaluation:
         score = np.full(grid.values.shape[0], np.nan)
-        for _, _, ev, slots_ in self._checks(grid):
-            cur = score[slots_]
-            score[slots_] = np.where(np.isnan(cur), ev.score, np.fmax(cur, ev.score))
+        checks = self._checks(grid, grid)
+        if checks:  # the comparisons' scores live on the total register's slots
+            reg_slots = np.flatnonzero(np.repeat(grid.series["metric"].to_numpy() == _TOTAL,
+                                                 np.diff(grid.offsets)))
+        for _, _, ev in checks:
+            cur = score[reg_slots]
+            score[reg_slots] = np.where(np.isnan(cur), ev.score, np.fmax(cur, ev.score))
         with np.errstate(invalid="ignore"):
             return Evaluation(score, score > 1.0)
 
     def find(self, grid: Grid, *, label: str | None = None) -> pl.DataFrame:
-        checks = self._checks(grid) if grid.values.shape[0] else []
-        parts = [self.findings_from(fg, ev, label=label) for _, fg, ev, _ in checks]
+        checks = self._checks(grid, grid) if grid.values.shape[0] else []
+        return self._findings(checks, label)
+
+    def find_metrics(self, grids: dict[str, Grid], *, label: str | None = None
+                     ) -> pl.DataFrame:
+        """:meth:`find` on one grid per metric (``{"energy_kwh": grid, "register_kwh": ...}``,
+        each holding that metric's series), as the pipeline builds them for the other
+        detectors: the same findings as :meth:`find` on one grid of all their series, with
+        no second grid of the interval channel (its slots are read in place; the registers'
+        few are gathered).
+
+        Only assets with a ``register_kwh`` series in ``grids`` are checked, so choosing
+        the register series chooses the assets.
+        """
+        unknown = sorted(set(grids) - {_ENERGY, _TOTAL, *_TIERS})
+        if unknown:
+            raise ConfigError(f"sum_check: no comparison uses {unknown}; pass the grids of "
+                              f"{[_ENERGY, _TOTAL, *_TIERS]} only")
+        if _TOTAL not in grids or grids[_TOTAL].values.shape[0] == 0:
+            return pl.DataFrame(schema=FINDINGS_SCHEMA)
+        registers = _concat_series([grids[m] for m in (_TOTAL, *_TIERS) if m in grids])
+        return self._findings(self._checks(grids.get(_ENERGY, registers), registers), label)
+
+    def _findings(self, checks: list[tuple[str, Grid, Evaluation]], label: str | None
+                  ) -> pl.DataFrame:
+        parts = [self.findings_from(fg, ev, label=label) for _, fg, ev in checks]
         return pl.concat(parts) if parts else pl.DataFrame(schema=FINDINGS_SCHEMA)
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
@@ -896,6 +958,28 @@ class SumCheckDetector(Detector):
                       fmt(pl.col("observed") - pl.col("expected"), 3), fmt(tol, 3))
             .alias("reason"),
         )
+
+
+def _concat_series(grids: list[Grid]) -> Grid:
+    """The series of ``grids`` in one grid (in asset order, as :func:`to_grid` puts a grid
+    of all their metrics, so every comparison sees its series in the same order either
+    way). Meant for the register series (one reading a day): it copies their slots. The
+    calendars are dropped (:func:`_first_of_local_day` builds the local days it needs)."""
+    if len(grids) == 1:
+        return grids[0]
+    series = pl.concat([g.series for g in grids], how="diagonal_relaxed")
+    # a stable sort: an asset's segments of one metric stay in time order
+    order = series.with_row_index("i").sort("asset_id", "metric", maintain_order=True)[
+        "i"].to_numpy().astype(np.int64)
+    base = np.cumsum([0] + [g.values.shape[0] for g in grids[:-1]])
+    starts = np.concatenate([g.offsets[:-1] + b for g, b in zip(grids, base)])[order]
+    n = np.concatenate([np.diff(g.offsets) for g in grids])[order]
+    offsets = np.zeros(order.size + 1, dtype=np.int64)
+    np.cumsum(n, out=offsets[1:])
+    rows = np.repeat(starts - offsets[:-1], n) + np.arange(int(offsets[-1]), dtype=np.int64)
+    values = np.concatenate([g.values for g in grids])
+    ts_us = np.concatenate([g.ts_us for g in grids])
+    return Grid(series[order], values[rows], offsets, ts_us[rows])
 
 
 def _grid_starts(g: Grid) -> np.ndarray:
@@ -946,10 +1030,13 @@ def _covered(reg: Grid, smap: np.ndarray, t0: np.ndarray, step: np.ndarray,
 
 
 def _first_of_local_day(g: Grid, valid: np.ndarray) -> np.ndarray:
-    """Valid slots that are the first valid reading of their local day (every valid slot when
-    the grid has no calendar): the readings that close one local day and open the next."""
+    """Valid slots that are the first valid reading of their local day (in each asset's
+    ``tz``; the grid's calendar when it has one, else built here for these few slots): the
+    readings that close one local day and open the next."""
     if g.calendar is None:
-        return valid.copy()
+        from griddiag.detectors.grid import build_calendar
+
+        g = build_calendar(g, holiday_country=None)  # local days only: no day types needed
     idx = np.flatnonzero(valid)
     out = np.zeros(valid.shape[0], dtype=bool)
     if idx.size == 0:

@@ -19,7 +19,15 @@ import numpy as np
 import polars as pl
 
 from griddiag import kernels as K
-from griddiag.detectors.base import Detector, Evaluation, fmt, local_time_text, per_interval, slots
+from griddiag.detectors.base import (
+    Detector,
+    Evaluation,
+    daily_grid,
+    fmt,
+    local_time_text,
+    per_interval,
+    slots,
+)
 from griddiag.detectors.grid import Grid, daily_totals
 
 __all__ = ["CusumDetector", "LevelShiftDetector", "RobustZDetector",
@@ -169,7 +177,7 @@ class LevelShiftDetector(Detector):
     def prepare(self, grid: Grid) -> Grid:
         energy = grid.series["metric"].str.starts_with("energy_").to_numpy()
         if energy.all() and grid.n_series:
-            return daily_totals(grid, min_coverage=self.min_coverage)[0]
+            return daily_grid(grid, self.min_coverage)
         return grid
 
     def evaluate(self, grid: Grid) -> Evaluation:

@@ -40,6 +40,7 @@ __all__ = [
     "ROLLOVER",
     "classify_register",
     "register_delta",
+    "series_median",
     "typical_increment",
 ]
 
@@ -207,6 +208,33 @@ def _classify_register(values, offsets, limits, increment_factor, reset_fraction
         if b > a:
             _classify_series(values[a:b], limits[s], increment_factor, reset_fraction,
                              tolerance, codes[a:b], consumption[a:b])
+
+
+@njit(**JIT)
+def _series_median(values, offsets, out):
+    for s in prange(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        tmp = np.empty(b - a, dtype=np.float64)
+        m = 0
+        for t in range(a, b):
+            v = values[t]
+            if np.isfinite(v):
+                tmp[m] = v
+                m += 1
+        out[s] = _median_inplace(tmp, m) if m > 0 else np.nan
+
+
+def series_median(values, offsets=None) -> np.ndarray:
+    """Per series: the median of its valid values (NaN if none), equal to ``numpy.median``.
+
+    A series' typical level (is this meter normally in use?), by quickselect: O(n) per
+    series, in parallel over the series.
+    """
+    vals, off = as_batch(values, offsets)
+    out = np.empty(off.shape[0] - 1, dtype=np.float64)
+    launch(_series_median, vals.shape[0], vals, off, out)
+    return out
 
 
 def register_delta(values, offsets=None) -> np.ndarray:

@@ -38,7 +38,12 @@ from numba import njit, prange
 from griddiag.config import JIT, JIT_SERIAL, MAD_TO_SIGMA, MEANAD_TO_SIGMA
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
-from griddiag.kernels._validate import as_batch, check_nonnegative, check_positive_int
+from griddiag.kernels._validate import (
+    as_batch,
+    as_bool_array,
+    check_nonnegative,
+    check_positive_int,
+)
 
 __all__ = ["rolling_mad", "rolling_median", "rolling_robust_stats", "rolling_robust_z"]
 
@@ -307,6 +312,39 @@ def _rolling_stats(values, offsets, window, lead, min_periods, min_scale, want_m
                             out_z[a:b])
 
 
+@njit(**JIT)
+def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_scale,
+              mask_invalid, out_med, out_mad, out_z):
+    """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
+    each window gathered and sorted afresh: O(w log w) a slot instead of a slide over every
+    slot, for callers that need a handful of slots. The sorted buffer is the one the slide
+    keeps, and the median, MAD and scale are read off it by the same functions, so the
+    results are identical."""
+    back = window - 1 - lead
+    for c in prange(at.shape[0]):
+        t = at[c]
+        s = at_series[c]
+        a = max(offsets[s], t - back)
+        b = min(offsets[s + 1], t + lead + 1)
+        buf = np.empty(b - a, dtype=np.float64)
+        cnt = 0
+        for e in range(a, b):
+            v = values[e]
+            if np.isfinite(v):
+                buf[cnt] = v
+                cnt += 1
+        xt = values[t]
+        if cnt < min_periods or (mask_invalid and not np.isfinite(xt)):
+            continue  # the outputs are NaN already
+        buf = np.sort(buf[:cnt])
+        m = _sorted_median(buf, cnt)
+        out_med[t] = m
+        mad, _ = _sorted_mad(buf, cnt, m, 0)
+        out_mad[t] = mad
+        scale = _robust_scale(buf, cnt, m, mad, min_scale)
+        out_z[t] = (xt - m) / scale if scale > 0.0 else 0.0
+
+
 def _window_args(window, center, min_periods) -> tuple[int, int, int]:
     w = check_positive_int(window, "window")
     if min_periods is None:
@@ -395,9 +433,27 @@ def rolling_robust_z(values, offsets=None, window: int = 96, *, center: bool = F
 
 
 def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool = False,
-                         min_periods: int | None = None, min_scale: float = 0.0
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         min_periods: int | None = None, min_scale: float = 0.0,
+                         where=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(median, mad, z)`` of :func:`rolling_median`, :func:`rolling_mad` and
     :func:`rolling_robust_z` in one pass (what a spike detector needs: expected, spread, score).
+
+    ``where`` (bool, one per value), when given, asks for the slots where it is True only:
+    the others are NaN, and each asked slot's window is sorted on its own instead of sliding
+    the window over every slot. The values are identical; it pays when few slots are asked
+    (a detector that can flag only where a cheaper test passed).
     """
-    return _run(values, offsets, window, center, min_periods, min_scale, True, True, True)
+    if where is None:
+        return _run(values, offsets, window, center, min_periods, min_scale, True, True, True)
+    vals, off = as_batch(values, offsets)
+    mask = as_bool_array(where, "where")
+    if mask.shape[0] != vals.shape[0]:
+        raise ConfigError(f"where has {mask.shape[0]} elements, expected {vals.shape[0]} (one "
+                          "per value)")
+    at = np.flatnonzero(mask)
+    w, lead, mp = _window_args(window, center, min_periods)
+    ms = check_nonnegative(min_scale, "min_scale")
+    outs = tuple(np.full(vals.shape[0], np.nan) for _ in range(3))
+    at_series = np.searchsorted(off, at, side="right") - 1
+    launch(_stats_at, at.shape[0] * w, vals, off, at, at_series, w, lead, mp, ms, True, *outs)
+    return outs

@@ -16,19 +16,24 @@ values once and writes each output slot once, testing the slot in the same pass 
 temporary mask array). They loop over the series on one thread: ``parallel=True`` would add
 seconds of compile time (issue 3 keeps the whole profile's cold compile under 30 s) and a
 thread wake-up per call for little gain on a memory-bound loop.
+
+The module also puts readings into their slots (:func:`place_on_grid`, for
+:func:`griddiag.detectors.grid.to_grid`), in parallel over segments: a whole batch's readings
+in one call.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT, JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import (
     as_batch,
     as_bool_array,
+    as_float_array,
     as_int_array,
     check_nonnegative,
     check_offsets,
@@ -36,7 +41,7 @@ from griddiag.kernels._validate import (
 )
 
 __all__ = ["RUN_DTYPE", "constant_runs", "interval_segments", "mask_runs", "nan_runs",
-           "run_table", "zero_runs"]
+           "place_on_grid", "run_table", "zero_runs"]
 
 #: dtype of per-slot run lengths: a series is shorter than 2**31 slots (4 000 years of
 #: 1-minute data), and half the bytes of int64 keeps these memory-bound kernels fast and small.
@@ -51,42 +56,67 @@ def _fill(out, i, j):
         out[k] = n
 
 
+# The kernels below walk one series at a time through a slice (indices from 0 let LLVM drop
+# numba's negative-index check) and write each slot's position in its run as they go; a run
+# longer than one slot is then filled with its length once it ends. The branch that fills is
+# rarely taken and the position is a select, so the short runs of real data (a repeated
+# 0.01 kWh, one missing interval) cost no mispredicted branch per run: the flatline kernel
+# went from 8.3x to about 5x a NumPy sum over the same array (benchmarks/bench_detect.py (b)).
+
+
+@njit(**JIT_SERIAL)
+def _mask_series(m, out):
+    p = 0
+    n = m.shape[0]
+    for i in range(n):
+        if not m[i] and p > 1:
+            _fill(out, i - p, i)
+        p = p + 1 if m[i] else 0
+        out[i] = p
+    if p > 1:
+        _fill(out, n - p, n)
+
+
 @njit(**JIT_SERIAL)
 def _mask_runs(mask, offsets, out):
     """Length of the run of True containing each slot (0 at False slots)."""
     for s in range(offsets.shape[0] - 1):
-        a = offsets[s]
-        b = offsets[s + 1]
-        i = a
-        while i < b:
-            if not mask[i]:
-                out[i] = 0
-                i += 1
-                continue
-            j = i + 1
-            while j < b and mask[j]:
-                j += 1
-            _fill(out, i, j)
-            i = j
+        _mask_series(mask[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
+
+
+@njit(**JIT_SERIAL)
+def _nan_series(x, out):
+    p = 0
+    n = x.shape[0]
+    for i in range(n):
+        gap = not np.isfinite(x[i])
+        if not gap and p > 1:
+            _fill(out, i - p, i)
+        p = p + 1 if gap else 0
+        out[i] = p
+    if p > 1:
+        _fill(out, n - p, n)
 
 
 @njit(**JIT_SERIAL)
 def _nan_runs(values, offsets, out):
     """Length of the run of invalid (NaN or +-inf) values containing each slot."""
     for s in range(offsets.shape[0] - 1):
-        a = offsets[s]
-        b = offsets[s + 1]
-        i = a
-        while i < b:
-            if np.isfinite(values[i]):
-                out[i] = 0
-                i += 1
-                continue
-            j = i + 1
-            while j < b and not np.isfinite(values[j]):
-                j += 1
-            _fill(out, i, j)
-            i = j
+        _nan_series(values[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
+
+
+@njit(**JIT_SERIAL)
+def _zero_series(x, tolerance, out):
+    p = 0
+    n = x.shape[0]
+    for i in range(n):
+        zero = abs(x[i]) <= tolerance  # NaN compares False: not zero
+        if not zero and p > 1:
+            _fill(out, i - p, i)
+        p = p + 1 if zero else 0
+        out[i] = p
+    if p > 1:
+        _fill(out, n - p, n)
 
 
 @njit(**JIT_SERIAL)
@@ -94,56 +124,69 @@ def _zero_runs(values, offsets, tolerance, out):
     """Length of the run of valid ``|x| <= tolerance`` containing each slot (NaN and inf
     compare False: not zero)."""
     for s in range(offsets.shape[0] - 1):
-        a = offsets[s]
-        b = offsets[s + 1]
-        i = a
-        while i < b:
-            if not abs(values[i]) <= tolerance:
-                out[i] = 0
-                i += 1
-                continue
-            j = i + 1
-            while j < b and abs(values[j]) <= tolerance:
-                j += 1
-            _fill(out, i, j)
-            i = j
+        _zero_series(values[offsets[s]:offsets[s + 1]], tolerance,
+                     out[offsets[s]:offsets[s + 1]])
+
+
+@njit(**JIT_SERIAL)
+def _equal_series(x, out):
+    """Runs of identical valid values (``tolerance == 0``): a slot continues the run of its
+    predecessor when it equals it (NaN equals nothing; an inf is not valid: its slot is 0)."""
+    p = 0
+    prev = np.nan  # the previous value when valid, else NaN
+    n = x.shape[0]
+    for i in range(n):
+        v = x[i]
+        same = v == prev
+        if not same and p > 1:
+            _fill(out, i - p, i)
+        valid = v - v == 0.0  # isfinite in one subtraction (inf - inf and NaN are NaN)
+        p = p + 1 if same else (1 if valid else 0)
+        out[i] = p
+        prev = v if valid else np.nan
+    if p > 1:
+        _fill(out, n - p, n)
+
+
+@njit(**JIT_SERIAL)
+def _range_series(x, tolerance, out):
+    """Greedy runs of valid values whose range (max - min) is <= ``tolerance`` (> 0)."""
+    n = x.shape[0]
+    i = 0
+    while i < n:
+        v = x[i]
+        if not np.isfinite(v):
+            out[i] = 0
+            i += 1
+            continue
+        j = i + 1
+        lo = v
+        hi = v
+        while j < n:
+            u = x[j]
+            if not np.isfinite(u):
+                break
+            nlo = min(lo, u)
+            nhi = max(hi, u)
+            if nhi - nlo > tolerance:
+                break
+            lo = nlo
+            hi = nhi
+            j += 1
+        _fill(out, i, j)
+        i = j
 
 
 @njit(**JIT_SERIAL)
 def _constant_runs(values, offsets, tolerance, out):
     """Greedy left-to-right runs of valid values whose range (max - min) is <= tolerance."""
     for s in range(offsets.shape[0] - 1):
-        a = offsets[s]
-        b = offsets[s + 1]
-        i = a
-        while i < b:
-            v = values[i]
-            if not np.isfinite(v):
-                out[i] = 0
-                i += 1
-                continue
-            j = i + 1
-            if tolerance == 0.0:  # identical values: one comparison per slot (NaN != v)
-                while j < b and values[j] == v:
-                    j += 1
-                _fill(out, i, j)
-                i = j
-                continue
-            lo = v
-            hi = v
-            while j < b:
-                u = values[j]
-                if not np.isfinite(u):
-                    break
-                nlo = min(lo, u)
-                nhi = max(hi, u)
-                if nhi - nlo > tolerance:
-                    break
-                lo = nlo
-                hi = nhi
-                j += 1
-            _fill(out, i, j)
-            i = j
+        x = values[offsets[s]:offsets[s + 1]]
+        o = out[offsets[s]:offsets[s + 1]]
+        if tolerance == 0.0:  # identical values: one comparison per slot
+            _equal_series(x, o)
+        else:
+            _range_series(x, tolerance, o)
 
 
 @njit(**JIT_SERIAL)
@@ -282,10 +325,36 @@ def run_table(run_length, offsets=None, *, min_length: int = 1
 
 @njit(**JIT_SERIAL)
 def _step_mode(t, a, b):
-    """Most common positive step of ``t[a:b]`` (ties: the shorter step; -1 when none)."""
+    """Most common positive step of ``t[a:b]`` (ties: the shorter step; -1 when none).
+
+    A regular series has one step in the vast majority of its gaps: the Boyer-Moore majority
+    vote (Boyer & Moore 1991, "MJRTY") finds it in two passes without allocating; only a
+    series without a majority step pays for the sort.
+    """
     n = b - a - 1
     if n <= 0:
         return -1
+    cand = -1
+    votes = 0
+    k = 0
+    for i in range(a, b - 1):
+        x = t[i + 1] - t[i]
+        if x > 0:
+            k += 1
+            if votes == 0:
+                cand = x
+                votes = 1
+            elif x == cand:
+                votes += 1
+            else:
+                votes -= 1
+    if k == 0:
+        return -1
+    c = 0
+    for i in range(a, b - 1):
+        c += t[i + 1] - t[i] == cand
+    if 2 * c > k:  # more than half the positive steps: no other step can tie it
+        return cand
     d = np.empty(n, dtype=np.int64)
     k = 0
     for i in range(a, b - 1):
@@ -449,3 +518,85 @@ def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
         dec = as_int_array(declared_us, "declared_us", length=n_series)
     mr = check_positive_int(min_run, "min_run")
     return launch(_interval_segments, t.shape[0], t, off, dec, mr)
+
+
+# -- readings onto their segments' grids ------------------------------------------------------
+
+
+@njit(**JIT)
+def _place_on_grid(t, value, row_start, t0, step, offsets, values, ts_us, counts):
+    """Each segment in parallel: its slots (times, NaN), then its readings in time order, so
+    readings sharing a slot are neighbours and a collision needs no count per slot."""
+    n_rows = t.shape[0]
+    n_seg = offsets.shape[0] - 1
+    for g in prange(n_seg):
+        a = offsets[g]
+        b = offsets[g + 1]
+        base = t0[g]
+        st = step[g]
+        for k in range(a, b):
+            values[k] = np.nan
+            ts_us[k] = base + (k - a) * st
+        off_grid = 0
+        collisions = 0
+        last = -1  # slot of the previous reading
+        same = 0  # readings so far in that slot
+        end = row_start[g + 1] if g + 1 < n_seg else n_rows
+        for r in range(row_start[g], end):
+            rel = t[r] - base  # >= 0: the grid starts at or before the first reading
+            q = rel // st
+            off_grid += rel - q * st != 0
+            pos = a + q
+            if pos == last:
+                same += 1
+            else:
+                if same > 1:
+                    collisions += same
+                    values[last] = np.nan
+                same = 1
+            values[pos] = value[r]
+            last = pos
+        if same > 1:
+            collisions += same
+            values[last] = np.nan
+        present = 0
+        for k in range(a, b):
+            present += np.isfinite(values[k])
+        counts[g, 0] = present
+        counts[g, 1] = off_grid
+        counts[g, 2] = collisions
+
+
+def place_on_grid(t_us, value, row_start, t0_us, step_us, offsets
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Put readings into the slots of their segments' regular grids.
+
+    Segment ``g`` holds the rows ``row_start[g]`` up to the next segment's first row (the last
+    one: to the end), times non-decreasing, and the slots ``offsets[g]:offsets[g + 1]`` from
+    ``t0_us[g]`` every ``step_us[g]`` (the grid covers every reading: ``t0 <= t`` and the
+    slot of the last reading exists). A reading goes into the slot containing it (``ts``
+    labels an interval's start); when two or more readings land in one slot none is chosen:
+    the slot is NaN and the readings are counted as collisions (the grid's module docstring,
+    :mod:`griddiag.detectors.grid`).
+
+    Returns
+    -------
+    (values, ts_us, counts)
+        ``values`` float64 and ``ts_us`` int64 per slot; ``counts`` int64 of shape
+        ``(n_segments, 3)``: present slots (finite values), readings off the grid (``t - t0``
+        not a multiple of the step) and readings in a collided slot.
+    """
+    t = np.ascontiguousarray(t_us, dtype=np.int64)
+    v = as_float_array(value, "value", length=t.shape[0])
+    off = np.asarray(offsets)
+    off = check_offsets(off, int(off[-1]) if off.ndim == 1 and off.size else 0)
+    n_seg = off.shape[0] - 1
+    rows = as_int_array(row_start, "row_start", length=n_seg, low=0, high=t.shape[0] + 1)
+    base = as_int_array(t0_us, "t0_us", length=n_seg)
+    step = as_int_array(step_us, "step_us", length=n_seg, low=1)
+    n = int(off[-1])
+    values = np.empty(n, dtype=np.float64)
+    ts_us = np.empty(n, dtype=np.int64)
+    counts = np.zeros((n_seg, 3), dtype=np.int64)
+    launch(_place_on_grid, n, t, v, rows, base, step, off, values, ts_us, counts)
+    return values, ts_us, counts

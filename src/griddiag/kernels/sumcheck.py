@@ -128,6 +128,39 @@ def span_compare(observed_step, expected_step, excluded, anchor, offsets=None, *
     return out[0], out[1], out[2]
 
 
+@njit(**JIT_SERIAL)
+def _bin_to_readings(values, offsets, t0, step, smap, r_t0, r_step, r_off, total, missing):
+    """O(1) per interval, so one thread; and two interval series (segments of one meter's
+    channel) may feed the same register series. Series are walked in batch order, so each
+    slot's sum adds its intervals in the same order as a ``np.bincount`` over the batch.
+
+    Series with ``smap < 0`` (not interval series, or without a register) cost nothing: the
+    caller may pass a whole grid and mark the interval series, instead of copying them out.
+    """
+    for i in range(offsets.shape[0] - 1):
+        r = smap[i]
+        if r < 0:
+            continue
+        base = r_off[r]
+        n_r = r_off[r + 1] - base
+        # k: the first register slot at or after the interval's end, ceil((end - t0_r) /
+        # step_r) for the first interval, then walked forward (ends only increase)
+        k = max(-((r_t0[r] - (t0[i] + step[i])) // r_step[r]), 0)
+        k_time = r_t0[r] + k * r_step[r]
+        for p in range(offsets[i + 1] - offsets[i]):
+            end = t0[i] + (p + 1) * step[i]
+            while k_time < end:
+                k += 1
+                k_time += r_step[r]
+            if k >= n_r:
+                break  # later intervals end later still: all past the last reading
+            v = values[offsets[i] + p]
+            if np.isfinite(v):
+                total[base + k] += v
+            else:
+                missing[base + k] += 1
+
+
 def bin_to_readings(values, offsets, t0_us, step_us, series_map, reading_t0_us,
                     reading_step_us, reading_offsets) -> tuple[np.ndarray, np.ndarray]:
     """Interval values binned to the register reading that closes them.
@@ -167,19 +200,7 @@ def bin_to_readings(values, offsets, t0_us, step_us, series_map, reading_t0_us,
     r_t0 = as_int_array(reading_t0_us, "reading_t0_us", length=n_reg)
     r_step = as_int_array(reading_step_us, "reading_step_us", length=n_reg, low=1)
     n_slots = int(r_off[-1])
-    lengths = np.diff(off)
-    sid = np.repeat(np.arange(n_series), lengths)
-    pos = np.arange(vals.shape[0]) - np.repeat(off[:-1], lengths)
-    reg = smap[sid]
-    keep = reg >= 0
-    sid, pos, reg = sid[keep], pos[keep], reg[keep]
-    end_us = t0[sid] + (pos + 1) * step[sid]
-    # first register slot at or after the interval's end: ceil((end - t0_r) / step_r)
-    k = np.maximum(-((r_t0[reg] - end_us) // r_step[reg]), 0)
-    inside = k < np.diff(r_off)[reg]
-    idx = r_off[:-1][reg[inside]] + k[inside]
-    v = vals[keep][inside]
-    ok = np.isfinite(v)
-    total = np.bincount(idx[ok], weights=v[ok], minlength=n_slots).astype(np.float64)
-    missing = np.bincount(idx[~ok], minlength=n_slots).astype(np.int64)
+    total = np.zeros(n_slots, dtype=np.float64)
+    missing = np.zeros(n_slots, dtype=np.int64)
+    _bin_to_readings(vals, off, t0, step, smap, r_t0, r_step, r_off, total, missing)
     return total, missing

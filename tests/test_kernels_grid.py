@@ -1,0 +1,159 @@
+"""Kernels behind the grid and the meter detectors' fast paths, against plain references.
+
+- :func:`griddiag.kernels.runs.place_on_grid` (readings into their slots, collisions and
+  off-grid readings counted) against a dict-per-slot loop;
+- :func:`griddiag.kernels.register.series_median` against ``numpy.median``;
+- ``rolling_robust_stats(..., where=...)`` (windows sorted afresh at the asked slots) against
+  the sliding kernel: equal bit for bit where asked, NaN elsewhere;
+- the step mode of :func:`griddiag.kernels.runs.interval_segments` when no step has a majority
+  (the sort fallback of the majority vote);
+- the spike detector's ``find`` (robust z only where the day's ratio passes) against
+  ``findings_from(evaluate)`` (every slot scored).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from griddiag import kernels as K
+from griddiag.exceptions import ConfigError
+from griddiag.kernels.register import series_median
+from griddiag.kernels.runs import interval_segments, place_on_grid
+from tests import reference as R
+
+JIT_OFF = bool(numba.config.DISABLE_JIT)
+SEEDS = range(3) if JIT_OFF else range(12)
+MAX_LEN = 25 if JIT_OFF else 80
+
+
+def batch(seed, **kw):
+    return R.random_batch(np.random.default_rng(seed), max_len=MAX_LEN, **kw)
+
+
+def random_segments(rng, n_seg):
+    """Sorted readings of ``n_seg`` segments with off-grid times, repeats (collisions), NaN
+    values, empty and one-reading segments; returns the kernel's arguments."""
+    t, v, row_start, t0, step, n_slots = [], [], [], [], [], []
+    for g in range(n_seg):
+        st = int(rng.choice([900, 1800, 3600]))
+        base = int(rng.integers(0, 10_000))
+        n = int(rng.choice([0, 1, int(rng.integers(2, MAX_LEN))]))
+        rel = np.sort(rng.integers(0, 40, n)) * st
+        off = rng.random(n) < 0.1
+        rel[off] += rng.integers(1, st, off.sum())  # off the grid, inside the slot
+        rel = np.sort(rel)
+        x = rng.normal(1.0, 0.5, n)
+        x[rng.random(n) < 0.1] = np.nan
+        row_start.append(len(t))
+        t.extend(base + rel)
+        v.extend(x)
+        t0.append(base)
+        step.append(st)
+        n_slots.append(int(rel[-1] // st + 1 + rng.integers(0, 3)) if n else int(rng.integers(0, 3)))
+    offsets = np.concatenate([[0], np.cumsum(n_slots)]).astype(np.int64)
+    return (np.array(t, dtype=np.int64), np.array(v, dtype=float),
+            np.array(row_start, dtype=np.int64), np.array(t0, dtype=np.int64),
+            np.array(step, dtype=np.int64), offsets)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_place_on_grid_matches_reference(seed):
+    args = random_segments(np.random.default_rng(seed), 6)
+    values, ts, counts = place_on_grid(*args)
+    ref_values, ref_ts, ref_counts = R.place_on_grid(*args)
+    np.testing.assert_array_equal(values, ref_values)  # NaN positions included
+    np.testing.assert_array_equal(ts, ref_ts)
+    np.testing.assert_array_equal(counts, ref_counts)
+
+
+def test_place_on_grid_collision_and_off_grid_table():
+    # slots of 10 from 0: readings at 0, 12 and 15 (one slot: collision), 30 (off grid: 0)
+    t = np.array([0, 12, 15, 30], dtype=np.int64)
+    v = np.array([1.0, 2.0, 3.0, 4.0])
+    values, ts, counts = place_on_grid(t, v, [0], [0], [10], [0, 4])
+    np.testing.assert_array_equal(values, [1.0, np.nan, np.nan, 4.0])
+    np.testing.assert_array_equal(ts, [0, 10, 20, 30])
+    np.testing.assert_array_equal(counts, [[2, 2, 2]])
+
+
+def test_place_on_grid_empty_and_bad_step():
+    none = np.zeros(0, dtype=np.int64)
+    values, ts, counts = place_on_grid(none, np.zeros(0), none, none, none, [0])
+    assert values.size == ts.size == 0 and counts.shape == (0, 3)
+    with pytest.raises(ConfigError, match="step_us"):
+        place_on_grid([0], [1.0], [0], [0], [0], [0, 1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_series_median_matches_numpy(seed):
+    values, offsets = batch(seed)
+    np.testing.assert_array_equal(series_median(values, offsets),
+                                  R.series_median(values, offsets))
+
+
+def test_series_median_edges():
+    assert series_median(np.zeros(0), [0]).size == 0
+    np.testing.assert_array_equal(series_median([np.nan, np.inf], [0, 1, 2]), [np.nan, np.nan])
+    np.testing.assert_array_equal(series_median([2.5]), [2.5])
+    np.testing.assert_array_equal(series_median([1.0, 3.0, 3.0, 1.0, np.nan]), [2.0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("center", [False, True])
+def test_robust_stats_where_equals_sliding(seed, center):
+    values, offsets = batch(seed)
+    rng = np.random.default_rng(100 + seed)
+    where = rng.random(values.shape[0]) < 0.3
+    for window in (1, 4, 13):
+        full = K.rolling_robust_stats(values, offsets, window, center=center, min_scale=0.01)
+        part = K.rolling_robust_stats(values, offsets, window, center=center, min_scale=0.01,
+                                      where=where)
+        for f, p in zip(full, part):
+            np.testing.assert_array_equal(np.where(where, f, np.nan), p)
+
+
+def test_robust_stats_where_edges():
+    empty = K.rolling_robust_stats(np.zeros(0), None, 5, where=np.zeros(0, dtype=bool))
+    assert all(a.size == 0 for a in empty)
+    med, mad, z = K.rolling_robust_stats([3.0], None, 1, where=[True])
+    assert (med[0], mad[0], z[0]) == (3.0, 0.0, 0.0)
+    with pytest.raises(ConfigError, match="where"):
+        K.rolling_robust_stats([1.0, 2.0], None, 1, where=[True])
+
+
+def test_step_mode_without_a_majority():
+    # steps 10 (x3), 20 (x3), 30 (x2): no majority; a tie goes to the shorter step
+    t = np.cumsum([0, 10, 20, 30, 10, 20, 30, 10, 20]).astype(np.int64)
+    _, _, step = interval_segments(t, None, min_run=96)
+    assert step.tolist() == [10]
+    t = np.cumsum([0, 20, 30, 20, 10, 30, 20]).astype(np.int64)  # 20 x3 wins
+    assert interval_segments(t, None, min_run=96)[2].tolist() == [20]
+
+
+@pytest.mark.parametrize("seed", range(2) if JIT_OFF else range(4))
+def test_spike_find_equals_every_slot_evaluation(seed):
+    from datetime import UTC, datetime, timedelta
+
+    from griddiag.detectors import build_calendar, to_grid
+    from griddiag.detectors.meter import SpikeDetector
+
+    rng = np.random.default_rng(seed)
+    n = 96 * (6 if JIT_OFF else 40)
+    ts = [datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * i) for i in range(n)]
+    frames = []
+    for m in range(3):
+        x = np.round(rng.lognormal(-1.5, 0.5, n), 2)
+        x[rng.integers(0, n, 12)] = rng.uniform(3.0, 9.0, 12)  # spikes
+        x[rng.random(n) < 0.05] = np.nan
+        frames.append(pl.DataFrame({"asset_id": f"M{m}", "ts": ts, "metric": "energy_kwh",
+                                    "value": x}))
+    grid = build_calendar(to_grid(pl.concat(frames)), holiday_country=None)
+    det = SpikeDetector(z_min=6.0, ratio_min=2.0, max_gap=2)
+    fast = det.find(grid, label="spike")
+    slow = det.findings_from(grid, det.evaluate(grid), label="spike")
+    assert fast.height > 0
+    assert_frame_equal(fast, slow)
