@@ -164,7 +164,7 @@ def _profile_case(clock, meters: int, year: int):
 def _stage_seconds(readings, assets) -> list[tuple[str, float]]:
     """Where the whole-profile time goes: the same steps as ``detect_batch``, timed apart
     (after the measured run; numba kernels are loaded by then)."""
-    from griddiag.detect import _run_metric
+    from griddiag.detect import _run_joint, _run_metric
     from griddiag.detectors.grid import sorted_readings
     from griddiag.detectors.profile import load_profile
     from griddiag.schema import normalize_assets
@@ -176,21 +176,26 @@ def _stage_seconds(readings, assets) -> list[tuple[str, float]]:
     batch = sorted_readings(readings)
     out.append(("sort the batch once (SortedReadings, shared by every step below)",
                 time.perf_counter() - t))
+    joint_specs = [s for s in prof.detectors if s.joint]
+    keep = {m for s in joint_specs for m in batch.metrics.to_list() if s.applies(m)}
+    grids = {}
     for metric in batch.metrics.to_list():
-        specs = [s for s in prof.detectors if s.applies(metric)
-                 and not getattr(s, "joint", False)]
+        specs = [s for s in prof.detectors if s.applies(metric) and not s.joint]
         if specs:
             t = time.perf_counter()
-            part = batch.subset([metric])
-            _run_metric(part, reg, prof, specs, None, None)
+            _, grid = _run_metric(batch, reg, prof, specs, None, None, [metric])
             out.append((f"grid + meter/statistical detectors: {metric} "
-                        f"({part.height:,} readings)", time.perf_counter() - t))
-    for spec in (s for s in prof.detectors if getattr(s, "joint", False)):
+                        f"({batch.subset([metric]).height:,} readings)",
+                        time.perf_counter() - t))
+            if metric in keep and grid is not None:
+                grids[metric] = grid
+    for spec in joint_specs:
         joint = [m for m in batch.metrics.to_list() if spec.applies(m)]
         if joint:
             t = time.perf_counter()
-            _run_metric(batch.subset(joint), reg, prof, [spec], None, None)
-            out.append((f"{spec.label} (joint: {', '.join(joint)})", time.perf_counter() - t))
+            _run_joint(batch, reg, prof, spec, None, None, joint, grids)
+            out.append((f"{spec.label} (joint: {', '.join(joint)}; on the grids above)",
+                        time.perf_counter() - t))
     for ext in prof.external:
         fn = ext.function()
         t = time.perf_counter()

@@ -14,12 +14,11 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-
-from typing import TYPE_CHECKING
 
 from griddiag.exceptions import ConfigError
 from griddiag.schema import FINDINGS_SCHEMA, METRICS, normalize_assets, normalize_readings
@@ -154,15 +153,24 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
         # it when they get the same frame (griddiag.detectors.grid.sorted_readings)
         zone_sorted = sorted_readings(by_zone)
         metrics = zone_sorted.metrics.to_list()
+        joint_specs = [s for s in prof.detectors if s.joint]
+        # the period grids of the metrics a joint detector compares are kept for it, so the
+        # sum check reads the interval channel's grid in place instead of building it again
+        keep = {m for s in joint_specs for m in metrics if s.applies(m)}
+        grids: dict[str, Any] = {}
         for metric in metrics:
             specs = [s for s in prof.detectors if not s.joint and s.applies(metric)]
             if specs:
-                parts += _run_metric(zone_sorted.subset([metric]), assets, prof, specs, lo, hi)
-        for spec in (s for s in prof.detectors if s.joint):
+                found, grid = _run_metric(zone_sorted, assets, prof, specs, lo, hi, [metric])
+                parts += found
+                if metric in keep and grid is not None:
+                    grids[metric] = grid
+        for spec in joint_specs:
             # a detector comparing metrics of one asset (the sum check) sees them together
             joint = [m for m in metrics if spec.applies(m)]
             if joint:
-                parts += _run_metric(zone_sorted.subset(joint), assets, prof, [spec], lo, hi)
+                parts.append(_run_joint(zone_sorted, assets, prof, spec, lo, hi, joint, grids))
+        del grids
     parts += _run_external(readings, assets, prof, year, start, end)
     parts = [p for p in parts if p.height]
     if not parts:
@@ -185,36 +193,76 @@ def _by_zone(readings: pl.DataFrame, assets: pl.DataFrame
         yield zone, part.drop("tz")
 
 
-def _run_metric(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
-    """Detectors on one grid of the period; a detector needing history before the period
-    (same period last year) gets its own, longer grid, and its findings are kept where they
-    overlap the period (so the others pay nothing for it)."""
+def _run_metric(readings, assets, prof, specs, lo, hi, metrics=None
+                ) -> tuple[list[pl.DataFrame], Any]:
+    """Detectors on one grid of the period, and that grid (None when no detector runs on
+    the period itself); a detector needing history before the period (same period last year)
+    gets its own, longer grid, and its findings are kept where they overlap the period (so
+    the others pay nothing for it). ``metrics`` selects the series of ``readings`` (the
+    batch's SortedReadings) inside :func:`to_grid`, so the selected rows are copied only while
+    the grid is built, not for as long as its detectors run."""
     out = []
     if lo is not None:
         longer = [s for s in specs if s.history_days > 0]
         specs = [s for s in specs if s.history_days <= 0]
         for days in sorted({s.history_days for s in longer}):
-            found = _run_grid(readings, assets, prof,
-                              [s for s in longer if s.history_days == days],
-                              lo - timedelta(days=days), hi)
+            found, _ = _run_grid(readings, assets, prof,
+                                 [s for s in longer if s.history_days == days],
+                                 lo - timedelta(days=days), hi, metrics)
             out += [f.filter(pl.col("end") > lo) for f in found]
-    return out + (_run_grid(readings, assets, prof, specs, lo, hi) if specs else [])
+    if not specs:
+        return out, None
+    found, grid = _run_grid(readings, assets, prof, specs, lo, hi, metrics)
+    return out + found, grid
 
 
-def _run_grid(readings, assets, prof, specs, lo, hi) -> list[pl.DataFrame]:
+def _run_grid(readings, assets, prof, specs, lo, hi, metrics=None
+              ) -> tuple[list[pl.DataFrame], Any]:
     from griddiag.detectors.grid import build_calendar, to_grid
 
-    grid = to_grid(readings, interval_minutes=prof.intervals, start=lo, end=hi, assets=assets)
+    grid = to_grid(readings, interval_minutes=prof.intervals, start=lo, end=hi, assets=assets,
+                   metrics=metrics)
     if any(s.detector.needs_calendar for s in specs):
         grid = build_calendar(grid, holiday_country=prof.holiday_country)
-    kinds = grid.series["asset_kind"].fill_null("unknown").to_numpy()
     out = []
     for spec in specs:
-        mask = (np.isin(kinds, spec.asset_kinds) if spec.asset_kinds is not None
-                else np.ones(kinds.shape[0], dtype=bool))
+        mask = _kinds_mask(grid, spec)
         if mask.any():
             out.append(spec.detector.find(grid.select(mask), label=spec.label))
-    return out
+    return out, grid
+
+
+def _kinds_mask(grid, spec) -> np.ndarray:
+    """The series of ``grid`` that ``spec`` applies to (its asset kinds)."""
+    kinds = grid.series["asset_kind"].fill_null("unknown").to_numpy()
+    if spec.asset_kinds is None:
+        return np.ones(kinds.shape[0], dtype=bool)
+    return np.isin(kinds, spec.asset_kinds)
+
+
+def _run_joint(readings, assets, prof, spec, lo, hi, metrics, grids) -> pl.DataFrame:
+    """A detector comparing several metrics of one asset. One that takes a grid per metric
+    (``find_metrics``) gets the period grids the per-metric detectors already built (a grid
+    is built here only for a metric nothing else ran on); any other gets one grid of all the
+    metrics' series."""
+    from griddiag.detectors.grid import build_calendar, to_grid
+
+    det = spec.detector
+    if not hasattr(det, "find_metrics"):
+        found, _ = _run_grid(readings, assets, prof, [spec], lo, hi, metrics)
+        return pl.concat(found) if found else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    chosen = {}
+    for m in metrics:
+        grid = grids.get(m)
+        if grid is None:
+            grid = to_grid(readings, interval_minutes=prof.intervals, start=lo, end=hi,
+                           assets=assets, metrics=[m])
+            if det.needs_calendar:
+                grid = build_calendar(grid, holiday_country=prof.holiday_country)
+        mask = _kinds_mask(grid, spec)
+        if mask.any():
+            chosen[m] = grid if mask.all() else grid.select(mask)
+    return det.find_metrics(chosen, label=spec.label)
 
 
 def _run_external(readings, assets, prof, year, start, end) -> list[pl.DataFrame]:

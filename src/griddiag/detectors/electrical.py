@@ -268,75 +268,44 @@ def per_series_sum(x: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def build_grid(readings: pl.DataFrame, metrics: list[str],
                asset_ids: list[str] | None = None) -> Grid:
-    """Lay ``metrics`` of the given assets on each asset's regular grid (see module doc)."""
-    from griddiag.detectors.grid import sorted_readings
+    """Lay ``metrics`` of the given assets on each asset's regular grid (see module doc).
 
-    # the batch's readings sorted once for every check (no pass over the whole frame here)
-    df = sorted_readings(readings).frame(metrics, asset_ids)
-    if df.height == 0:
+    Built from the batch's sorted arrays (:func:`griddiag.detectors.grid.sorted_readings`,
+    no string work per reading) and kept on them: checks asking for the same series share
+    one grid, whose arrays are read-only so no check can change another's input.
+    """
+    from griddiag.detectors.grid import sorted_readings
+    from griddiag.kernels.slots import group_grids
+
+    sr = sorted_readings(readings)
+    sel = sr.series(metrics, asset_ids)  # by asset code (= id order), then metric
+    key = ("electrical.build_grid", tuple(metrics), sel.tobytes())
+    cached = sr.memo.get(key)
+    if cached is not None:
+        return cached
+    names = list(dict.fromkeys(metrics))
+    if sel.size == 0:
         e = np.empty(0, dtype=np.int64)
         return Grid(np.empty(0, dtype=object), np.zeros(1, dtype=np.int64), e, e, e,
-                    {m: np.empty(0) for m in metrics})
-    d = pl.col("t").sort().diff()
-    stats = (df.group_by("asset_id")
-             .agg(t0=pl.col("t").min(), t1=pl.col("t").max(), step=d.filter(d > 0).median())
-             .sort("asset_id")
-             .with_columns(pl.col("step").fill_null(3_600_000_000).round().cast(pl.Int64)))
-    stats = stats.with_columns(
-        n=((pl.col("t1") - pl.col("t0")) // pl.col("step") + 1).cast(pl.Int64))
-    n = stats["n"].to_numpy()
-    offsets = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    stats = stats.with_columns(off=pl.Series(offsets[:-1]), idx=pl.int_range(pl.len()))
-    series = np.repeat(np.arange(len(n), dtype=np.int64), n)
-    t0 = stats["t0"].to_numpy()
-    step = stats["step"].to_numpy()
+                    {m: np.empty(0) for m in names})
+    position = {m: j for j, m in enumerate(names)}
+    column = np.array([position.get(m, -1) for m in sr.metrics.to_list()],
+                      dtype=np.int64)[sr.series_metric[sel]]
+    asset = sr.series_asset[sel]
+    first = np.flatnonzero(np.diff(asset, prepend=-1))
+    group_offsets = np.append(first, sel.size).astype(np.int64)
+    t0, step, offsets, slots = group_grids(sr.t, sr.value, sr.row_offsets, sel, column,
+                                           group_offsets, len(names), 3_600_000_000)
+    series = np.repeat(np.arange(first.size, dtype=np.int64), np.diff(offsets))
     ts_us = t0[series] + (np.arange(offsets[-1], dtype=np.int64) - offsets[series]) * \
         step[series]
-    values = _slot_values(df, stats, metrics, t0, step, offsets)
-    if values is None:  # two readings of one metric in one slot: averaged by polars
-        values = _slot_means(df, stats, metrics, int(offsets[-1]))
-    for arr in values.values():
-        arr[~np.isfinite(arr)] = np.nan  # inf is corrupt data: treated as missing
-    return Grid(stats["asset_id"].to_numpy(), offsets, step, ts_us, series, values)
-
-
-def _slot_values(df: pl.DataFrame, stats: pl.DataFrame, metrics: list[str], t0: np.ndarray,
-                 step: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray] | None:
-    """Each reading put in its slot with numpy (asset index from an Enum cast of the ids);
-    ``None`` when some metric has two readings in one slot (the caller then averages them)."""
-    if len(set(metrics)) != len(metrics) or stats["asset_id"].null_count():
-        return None  # the Enum casts below need distinct, non-null categories
-    asset = df["asset_id"].cast(pl.Enum(stats["asset_id"])).to_physical().to_numpy()
-    asset = asset.astype(np.int64)
-    slot = offsets[:-1][asset] + (df["t"].to_numpy() - t0[asset]) // step[asset]
-    code = df["metric"].cast(pl.Enum(metrics)).to_physical().to_numpy().astype(np.int64)
-    n = int(offsets[-1])
-    if np.bincount(code * n + slot, minlength=len(metrics) * n).max(initial=0) > 1:
-        return None
-    value = df["value"].to_numpy()
-    values: dict[str, np.ndarray] = {}
-    for i, m in enumerate(metrics):  # a handful of metrics, never a loop per slot
-        arr = np.full(n, np.nan)
-        sel = code == i
-        arr[slot[sel]] = value[sel]
-        values[m] = arr
-    return values
-
-
-def _slot_means(df: pl.DataFrame, stats: pl.DataFrame, metrics: list[str], n: int
-                ) -> dict[str, np.ndarray]:
-    """Mean of the readings in each slot, per metric (polars; the collision case)."""
-    slots = (df.join(stats.select("asset_id", "t0", "step", "off"), on="asset_id")
-             .with_columns(slot=pl.col("off") + (pl.col("t") - pl.col("t0")) // pl.col("step"))
-             .group_by("metric", "slot").agg(pl.col("value").mean()))
-    values: dict[str, np.ndarray] = {}
-    for m in metrics:
-        arr = np.full(n, np.nan)
-        part = slots.filter(pl.col("metric") == m)
-        if part.height:
-            arr[part["slot"].to_numpy()] = part["value"].to_numpy()
-        values[m] = arr
-    return values
+    slots.flags.writeable = False
+    for arr in (offsets, step, ts_us, series):
+        arr.flags.writeable = False
+    grid = Grid(sr.ids.gather(asset[first]).to_numpy(), offsets, step, ts_us, series,
+                {m: slots[j] for j, m in enumerate(names)})
+    sr.memo[key] = grid
+    return grid
 
 
 def asset_column(grid: Grid, assets: pl.DataFrame, column: str, default=None) -> np.ndarray:
@@ -1080,7 +1049,8 @@ def detect_low_power_factor(readings: pl.DataFrame, assets: pl.DataFrame,
     if grid.n_series == 0:
         return empty_findings()
     tz_s = asset_column(grid, assets, "tz", default=p["tz"]).astype(str)
-    day = local_day_index(grid.ts_us, tz_s[grid.series])
+    zones = np.unique(tz_s)  # one zone per batch, usually: no zone name per slot then
+    day = local_day_index(grid.ts_us, str(zones[0]) if zones.size == 1 else tz_s[grid.series])
     pf = np.abs(grid.values["power_factor"])
     pw = np.abs(grid.values["active_power_kw"])
     sv = grid.values["load_kva"]

@@ -28,7 +28,7 @@ concatenated, ``offsets`` where each starts, plus the start time of every slot.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -141,27 +141,50 @@ class SortedReadings:
     row_offsets: np.ndarray  # rows of series i: [row_offsets[i], row_offsets[i + 1])
     t: np.ndarray  # int64 microseconds since the epoch, UTC
     value: np.ndarray  # float64, NaN = missing
+    #: what checks derive from the batch and share (e.g. the electrical grids), by key
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, readings: pl.DataFrame) -> SortedReadings:
-        ids = readings["asset_id"].unique().sort()
-        metrics = readings["metric"].unique().sort()
-        a = readings["asset_id"].cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy()
-        m = readings["metric"].cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy()
-        k = a * max(metrics.len(), 1) + m
+        # A store's batch comes sorted by (asset, metric, ts), and other sources come in a few
+        # blocks of rows per series: the work is done per *block* (a run of rows of one series,
+        # found by comparing neighbouring rows once). Only the blocks' strings are coded; when
+        # the blocks are in order nothing moves (the arrays are views of the frame's columns),
+        # when they are not whole blocks are copied in order, and rows are sorted only when
+        # some series is out of time order within its blocks.
+        n = readings.height
+        start = readings.select(pl.int_range(pl.len(), dtype=pl.Int64).filter(
+            pl.col("asset_id").ne_missing(pl.col("asset_id").shift(1))
+            | pl.col("metric").ne_missing(pl.col("metric").shift(1))))[:, 0].to_numpy()
+        length = np.diff(np.append(start, n))
+        block_ids = readings["asset_id"].gather(start)
+        block_metrics = readings["metric"].gather(start)
+        ids = block_ids.unique().sort()
+        metrics = block_metrics.unique().sort()
+        n_m = max(metrics.len(), 1)
+        key = (block_ids.cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy() * n_m
+               + block_metrics.cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy())
         t = readings["ts"].dt.epoch("us").to_numpy()
         v = readings["value"].cast(pl.Float64).to_numpy()
-        if k.shape[0] > 1 and not np.all((k[1:] > k[:-1])
-                                          | ((k[1:] == k[:-1]) & (t[1:] >= t[:-1]))):
-            order = pl.DataFrame({"k": k, "t": t}).select(
+        order = _block_order(t, start, length, key)
+        if order is None:  # some series out of time order: sort the rows
+            k = np.repeat(key, length)
+            rows = pl.DataFrame({"k": k, "t": t}).select(
                 pl.arg_sort_by("k", "t", maintain_order=True))["k"].to_numpy()
-            k, t, v = k[order], t[order], v[order]
-        brk = np.flatnonzero(k[1:] != k[:-1]) + 1
-        off = np.concatenate([[0], brk, [k.shape[0]]]).astype(np.int64) if k.size else \
-            np.zeros(1, dtype=np.int64)
-        sk = k[off[:-1]]
-        n_m = max(metrics.len(), 1)
-        return cls(ids, metrics, sk // n_m, sk % n_m, off, t, v)
+            k, t, v = k[rows], t[rows], v[rows]
+            start = np.flatnonzero(np.diff(k, prepend=-1)) if n else start
+            length = np.diff(np.append(start, n))
+            key = k[start]
+        elif (np.diff(order) != 1).any():  # whole blocks out of order: copied in order
+            start, length, key = start[order], length[order], key[order]
+            rows = _block_rows(start, length)
+            t, v = t[rows], v[rows]
+        # consecutive blocks of one series are one series
+        new = np.flatnonzero(np.diff(key, prepend=-1))
+        off = np.zeros(new.size + 1, dtype=np.int64)
+        if new.size:
+            np.cumsum(np.add.reduceat(length, new), out=off[1:])
+        return cls(ids, metrics, key[new] // n_m, key[new] % n_m, off, t, v)
 
     def series(self, metrics: list[str], asset_ids: list[str] | None = None) -> np.ndarray:
         """Indices of the series of ``metrics`` (and of ``asset_ids``, when given)."""
@@ -176,9 +199,8 @@ class SortedReadings:
 
     def rows(self, series: np.ndarray) -> np.ndarray:
         """Row indices of ``series`` (in series order, each in time order)."""
-        n = self.row_offsets[series + 1] - self.row_offsets[series]
-        first = np.repeat(self.row_offsets[series] - (np.cumsum(n) - n), n)
-        return first + np.arange(int(n.sum()), dtype=np.int64)
+        return _block_rows(self.row_offsets[series],
+                           self.row_offsets[series + 1] - self.row_offsets[series])
 
     def subset(self, metrics: list[str], asset_ids: list[str] | None = None
                ) -> SortedReadings:
@@ -210,20 +232,49 @@ class SortedReadings:
                    "value": pl.Float64})
 
 
+def _block_rows(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Row indices of the blocks ``[start[i], start[i] + length[i])``, block after block."""
+    first = np.repeat(start - (np.cumsum(length) - length), length)
+    return first + np.arange(int(length.sum()), dtype=np.int64)
+
+
+def _block_order(t: np.ndarray, start: np.ndarray, length: np.ndarray, key: np.ndarray
+                 ) -> np.ndarray | None:
+    """Order of the blocks that sorts the rows by (``key``, ``t``), or ``None`` when moving
+    whole blocks cannot: time goes back inside a block, or two blocks of one series overlap
+    in time (equal times in two blocks would need the rows' original order: left to the row
+    sort, which keeps it)."""
+    back = np.flatnonzero(t[1:] < t[:-1]) + 1
+    if not np.isin(back, start).all():
+        return None
+    order = np.lexsort((t[start], key))
+    k, a, z = key[order], start[order], start[order] + length[order]
+    same = k[1:] == k[:-1]
+    if (t[z[:-1][same] - 1] >= t[a[1:][same]]).any():
+        return None
+    return order
+
+
 _SORTED: list[tuple[weakref.ref, SortedReadings]] = []
+
+
+def _forget(ref: weakref.ref) -> None:
+    """Drop the sorted arrays of a frame that is gone (its weak reference's callback)."""
+    _SORTED[:] = [(r, sr) for r, sr in _SORTED if r is not ref]
 
 
 def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
     """:meth:`SortedReadings.of`, reused for the very same frame (frames are immutable; a
     weak reference makes sure a new frame with a recycled ``id`` is never taken for an old
-    one). The checks of one batch receive the same frame, so it is sorted once per batch."""
+    one). The checks of one batch receive the same frame, so it is sorted once per batch;
+    the arrays are let go with the frame (no batch's copy outlives it)."""
     _SORTED[:] = [(ref, sr) for ref, sr in _SORTED if ref() is not None]  # frames gone
     for ref, sr in _SORTED:
         if ref() is readings:
             return sr
     sr = SortedReadings.of(readings)
     try:
-        _SORTED.insert(0, (weakref.ref(readings), sr))
+        _SORTED.insert(0, (weakref.ref(readings, _forget), sr))
     except TypeError:  # not weak-referenceable: no caching
         return sr
     del _SORTED[2:]
@@ -242,7 +293,8 @@ def _period_us(value: datetime | None) -> int | None:
 def to_grid(readings: pl.DataFrame | SortedReadings, *,
             interval_minutes: dict[str, float] | None = None,
             start: datetime | None = None, end: datetime | None = None,
-            assets: pl.DataFrame | None = None, min_segment_readings: int = 96) -> Grid:
+            assets: pl.DataFrame | None = None, min_segment_readings: int = 96,
+            metrics: list[str] | None = None) -> Grid:
     """Put a readings frame onto each series' regular interval grid.
 
     Parameters
@@ -263,6 +315,10 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
         Equal steps in a row that establish an interval: a series whose inferred interval
         changes (two such runs with different steps) is split into segments there
         (:func:`griddiag.kernels.runs.interval_segments`), each on its own grid.
+    metrics : list of str, optional
+        Only these metrics' series. Selecting here rather than passing a
+        :meth:`~SortedReadings.subset` frees the selected rows' copy once the grid is built
+        (a batch's interval energy is most of its readings).
 
     Returns
     -------
@@ -270,14 +326,17 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
         Series in ``asset_id, metric`` order, segments of one series in time order
         (``segment`` counts them from 0).
     """
-    from griddiag.kernels.runs import interval_segments
+    from griddiag.kernels.runs import interval_segments, place_on_grid
 
     sr = readings if isinstance(readings, SortedReadings) else \
         SortedReadings.of(normalize_readings(readings))
+    if metrics is not None:
+        sr = sr.subset(metrics)
     lo, hi = _period_us(start), _period_us(end)
     n_in = np.diff(sr.row_offsets)
-    row_sid = np.repeat(np.arange(n_in.shape[0], dtype=np.int64), n_in)
     t, value = sr.t, sr.value
+    # rows of series i: [row_off[i], row_off[i + 1]) (a series emptied by the period has none)
+    row_off = sr.row_offsets
     if lo is not None or hi is not None:
         keep = np.ones(t.shape[0], dtype=bool)
         if lo is not None:
@@ -285,11 +344,12 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
         if hi is not None:
             keep &= t < hi
         if not keep.all():
-            t, value, row_sid = t[keep], value[keep], row_sid[keep]
+            t, value = t[keep], value[keep]
+            kept = np.zeros(keep.shape[0] + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept[1:])
+            row_off = kept[sr.row_offsets]
     if t.shape[0] == 0:
         return empty_grid()
-    # rows of series i: [row_off[i], row_off[i + 1]) (a series emptied by the period has none)
-    row_off = np.searchsorted(row_sid, np.arange(n_in.shape[0] + 1)).astype(np.int64)
     metric_names = sr.metrics.to_list()
     decl = {m: int(round(x * _US_PER_MINUTE)) for m, x in (interval_minutes or {}).items()}
     declared = np.array([decl.get(m, 0) for m in metric_names], dtype=np.int64)[
@@ -319,32 +379,17 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
     offsets = np.zeros(n_seg + 1, dtype=np.int64)
     np.cumsum(n_slots, out=offsets[1:])
 
-    rows = seg_end_row - seg_row
-    row_series = np.repeat(np.arange(n_seg), rows)
-    rel = t - t0[row_series]
-    pos = offsets[:-1][row_series] + rel // step[row_series]
-    off_grid = rel % step[row_series] != 0
-    n_total = int(offsets[-1])
-    hits = np.bincount(pos, minlength=n_total)
-    values = np.full(n_total, np.nan)
-    values[pos] = value
-    collided = hits > 1
-    values[collided] = np.nan  # two readings in one slot: neither is chosen (module docstring)
-
-    seq = np.arange(n_total, dtype=np.int64) - np.repeat(offsets[:-1], n_slots)
-    ts_us = np.repeat(t0, n_slots) + seq * np.repeat(step, n_slots)
+    # two readings in one slot: neither is chosen (module docstring)
+    values, ts_us, counts = place_on_grid(t, value, seg_row, t0, step, offsets)
     seg_index = np.arange(n_seg) - np.flatnonzero(head)[np.cumsum(head) - 1]
     series = pl.DataFrame({
         "asset_id": sr.ids.gather(sr.series_asset[seg_series]),
         "metric": sr.metrics.gather(sr.series_metric[seg_series]),
         "interval_us": step.astype(np.int64),
         "n_slots": n_slots,
-        "n_present": (np.add.reduceat(np.isfinite(values), offsets[:-1])
-                      if n_seg else np.empty(0, dtype=np.int64)).astype(np.int64),
-        "n_off_grid": np.bincount(row_series, weights=off_grid,
-                                  minlength=n_seg).astype(np.int64),
-        "n_collisions": np.bincount(row_series, weights=collided[pos],
-                                    minlength=n_seg).astype(np.int64),
+        "n_present": counts[:, 0],
+        "n_off_grid": counts[:, 1],
+        "n_collisions": counts[:, 2],
         "segment": seg_index.astype(np.int32),
     })
     return Grid(_with_asset_attributes(series, assets), values, offsets, ts_us)
@@ -426,16 +471,24 @@ def build_calendar(grid: Grid, *, holiday_country: str | None = "CN",
     if n == 0:
         z = np.empty(0, dtype=np.int64)
         return replace(grid, calendar=Calendar(z, z, z, 1))
-    local_us = np.empty(n, dtype=np.int64)
     zones = grid.series["tz"].fill_null(default_tz)
     lengths = np.diff(grid.offsets)
-    for zone in zones.unique().to_list():  # a handful of zones, never one call per slot
-        idx = np.flatnonzero(np.repeat((zones == zone).to_numpy(), lengths))
-        ts = grid.ts_us[idx]
-        first, offset = _utc_offsets_us(zone, int(ts.min()), int(ts.max()))
-        local_us[idx] = ts + offset[(ts - first) // (15 * _US_PER_MINUTE)]
+    if zones.n_unique() == 1:  # the usual batch: no index arrays over the slots
+        ts = grid.ts_us
+        first, offset = _utc_offsets_us(zones[0], int(ts.min()), int(ts.max()))
+        local_us = ts + offset[(ts - first) // (15 * _US_PER_MINUTE)]
+    else:
+        local_us = np.empty(n, dtype=np.int64)
+        for zone in zones.unique().to_list():  # a handful of zones, never one call per slot
+            idx = np.flatnonzero(np.repeat((zones == zone).to_numpy(), lengths))
+            ts = grid.ts_us[idx]
+            first, offset = _utc_offsets_us(zone, int(ts.min()), int(ts.max()))
+            local_us[idx] = ts + offset[(ts - first) // (15 * _US_PER_MINUTE)]
     day = local_us // _US_PER_DAY
-    slot_of_day = (local_us - day * _US_PER_DAY) // grid.interval_of_slot()
+    steps = grid.series["interval_us"].to_numpy()
+    step = steps[0] if (steps == steps[0]).all() else grid.interval_of_slot()
+    local_us -= day * _US_PER_DAY  # now the time since local midnight
+    slot_of_day = local_us // step
     d0 = int(day.min())
     day_type = _day_types(np.arange(d0, int(day.max()) + 1), holiday_country)[day - d0]
     return replace(grid, calendar=Calendar(day, slot_of_day, day_type,

@@ -24,8 +24,10 @@ Modules: :mod:`.rolling` (median, MAD, robust z), :mod:`.runs` (gaps, flat and z
 :mod:`.register` (rollback, rollover, meter exchange), :mod:`.seasonal` (time-of-day x
 day-type profile), :mod:`.changepoint` (level shift), :mod:`.spike` (daily max vs 3rd max),
 :mod:`.events` (flags to events), :mod:`.sumcheck` (interval energy vs register, tiers vs
-total), :mod:`.lastyear` (same period last year); :mod:`.changepoint` also holds the robust
-CUSUM.
+total), :mod:`.lastyear` (same period last year), :mod:`.balance` (transformer-area energy
+balance: meters matched to their transformer's instants), :mod:`.slots` (readings of a group
+of series into one grid of slots: the electrical checks' three-phase grid);
+:mod:`.changepoint` also holds the robust CUSUM.
 """
 
 from __future__ import annotations

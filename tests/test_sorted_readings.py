@@ -1,0 +1,199 @@
+"""The batch sorted once (:class:`griddiag.detectors.grid.SortedReadings`) and the electrical
+checks' grid built from it, against the plain references of ``tests/reference_slots.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from griddiag.detectors.electrical import build_grid
+from griddiag.detectors.grid import SortedReadings, sorted_readings
+from griddiag.exceptions import ConfigError
+from griddiag.kernels.slots import group_grids
+from tests.reference_slots import (
+    electrical_grid_reference,
+    group_grids_reference,
+    sorted_reference,
+)
+
+T0 = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+MIN = 60_000_000
+
+
+def _frame(rows: list[tuple[str, int, str, float | None]]) -> pl.DataFrame:
+    a, t, m, v = zip(*rows) if rows else ((), (), (), ())
+    return pl.DataFrame({
+        "asset_id": pl.Series(list(a), dtype=pl.String),
+        "ts": pl.Series(list(t), dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+        "metric": pl.Series(list(m), dtype=pl.String),
+        "value": pl.Series(list(v), dtype=pl.Float64)})
+
+
+def _check_sorted(readings: pl.DataFrame) -> SortedReadings:
+    sr = SortedReadings.of(readings)
+    t, v, ids, metrics = sorted_reference(readings)
+    np.testing.assert_array_equal(sr.t, t)
+    np.testing.assert_array_equal(sr.value, v)  # NaN where NaN, in the same rows
+    assert sr.ids.gather(sr.series_asset).to_list() == ids
+    assert sr.metrics.gather(sr.series_metric).to_list() == metrics
+    assert sr.row_offsets[0] == 0 and sr.row_offsets[-1] == readings.height
+    assert sr.row_offsets.shape[0] == len(ids) + 1
+    return sr
+
+
+def _random_frame(rng: np.random.Generator, shuffle: str) -> pl.DataFrame:
+    rows = []
+    for a in rng.permutation(4)[:rng.integers(1, 5)]:
+        for m in ("energy_kwh", "voltage_v_a", "current_a_a")[:rng.integers(1, 4)]:
+            n = int(rng.integers(1, 30))
+            t = T0 + np.cumsum(rng.choice([0, 15, 15, 15, 30], n)) * MIN
+            v = rng.normal(size=n)
+            v[rng.random(n) < 0.2] = np.nan
+            v[rng.random(n) < 0.05] = np.inf
+            rows += [(f"A{a}", int(x), m, float(y)) for x, y in zip(t, v)]
+    df = _frame(rows)
+    if shuffle == "rows":
+        return df.sample(fraction=1.0, shuffle=True, seed=int(rng.integers(1 << 30)))
+    if shuffle == "blocks":  # a few blocks per series, moved around whole
+        cut = np.sort(rng.choice(np.arange(1, df.height), min(df.height - 1, 6), replace=False))
+        parts = [df.slice(a, b - a) for a, b in zip(np.r_[0, cut], np.r_[cut, df.height])]
+        return pl.concat([parts[i] for i in rng.permutation(len(parts))])
+    return df
+
+
+@pytest.mark.parametrize("shuffle", ["none", "blocks", "rows"])
+def test_sorted_readings_equal_a_plain_sort(shuffle):
+    rng = np.random.default_rng({"none": 1, "blocks": 2, "rows": 3}[shuffle])
+    for _ in range(30):
+        _check_sorted(_random_frame(rng, shuffle))
+
+
+def test_sorted_input_is_not_copied():
+    df = _random_frame(np.random.default_rng(4), "none").sort("asset_id", "metric", "ts")
+    sr = _check_sorted(df)
+    assert np.shares_memory(sr.value, df["value"].to_numpy())
+
+
+def test_blocks_of_one_series_kept_in_time_and_row_order():
+    a, b = T0, T0 + 15 * MIN
+    # the second block of M1 comes first in time: blocks reordered
+    _check_sorted(_frame([("M1", b, "e", 2.0), ("M2", a, "e", 9.0), ("M1", a, "e", 1.0)]))
+    # two blocks overlap in time, or share an instant (rows of equal time keep their order)
+    _check_sorted(_frame([("M1", a, "e", 1.0), ("M1", b, "v", 5.0), ("M1", b, "e", 2.0),
+                          ("M1", a, "e", 3.0)]))
+    _check_sorted(_frame([("M1", b, "e", 1.0), ("M1", b, "v", 5.0), ("M1", b, "e", 2.0)]))
+    # time goes back inside a block
+    _check_sorted(_frame([("M1", b, "e", 1.0), ("M1", a, "e", 2.0), ("M0", a, "e", 3.0)]))
+
+
+def test_empty_one_reading_and_null_values():
+    sr = _check_sorted(_frame([]))
+    assert sr.height == 0 and sr.series(["e"]).size == 0
+    _check_sorted(_frame([("M1", T0, "e", None)]))
+    sr = _check_sorted(_frame([("M1", T0, "e", None), ("M1", T0 + MIN, "e", 1.0)]))
+    assert np.isnan(sr.value[0])
+
+
+# -- group_grids -------------------------------------------------------------------------------
+
+
+def _random_groups(rng: np.random.Generator):
+    ts, vs, roff = [], [], [0]
+    for _ in range(int(rng.integers(1, 12))):
+        n = int(rng.integers(1, 40))
+        step = int(rng.choice([15, 60])) * MIN
+        t = T0 + int(rng.integers(0, 4)) * 15 * MIN + np.cumsum(
+            rng.choice([0, 1, 1, 1, 2], n) * step + rng.choice([0, 0, 0, 7 * MIN], n))
+        v = rng.normal(size=n)
+        v[rng.random(n) < 0.15] = np.nan
+        v[rng.random(n) < 0.05] = rng.choice([np.inf, -np.inf])
+        ts.append(t)
+        vs.append(v)
+        roff.append(roff[-1] + n)
+    n_series = len(ts)
+    series = rng.permutation(n_series)[:int(rng.integers(1, n_series + 1))]
+    n_groups = int(rng.integers(1, series.size + 1))
+    cut = np.sort(rng.choice(np.arange(1, series.size), n_groups - 1, replace=False)) \
+        if n_groups > 1 else np.empty(0, dtype=np.int64)
+    goff = np.r_[0, cut, series.size].astype(np.int64)
+    n_cols = int(rng.integers(1, 4))
+    column = rng.integers(0, n_cols, series.size)
+    return (np.concatenate(ts).astype(np.int64), np.concatenate(vs),
+            np.asarray(roff, dtype=np.int64), series.astype(np.int64), column, goff, n_cols)
+
+
+def test_group_grids_equal_the_loop_reference():
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        args = _random_groups(rng)
+        got = group_grids(*args, 3_600_000_000)
+        want = group_grids_reference(*args, 3_600_000_000)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_group_grids_same_instants_single_point_and_empty():
+    t = np.array([T0, T0 + 15 * MIN, T0 + 30 * MIN] * 2 + [T0], dtype=np.int64)
+    v = np.array([1.0, np.nan, 3.0, 4.0, 5.0, np.inf, 7.0])
+    roff = np.array([0, 3, 6, 7])
+    t0, step, off, slots = group_grids(t, v, roff, [0, 1, 2], [0, 1, 0], [0, 2, 3], 2, 3_600)
+    np.testing.assert_array_equal(step, [15 * MIN, 3_600])  # one instant: the default step
+    np.testing.assert_array_equal(off, [0, 3, 4])
+    np.testing.assert_array_equal(slots, [[1.0, np.nan, 3.0, 7.0],
+                                          [4.0, 5.0, np.nan, np.nan]])
+    t0, step, off, slots = group_grids(t, v, roff, [], [], [0], 2, 3_600)
+    assert t0.size == 0 and off.tolist() == [0] and slots.shape == (2, 0)
+
+
+def test_group_grids_refuses_bad_input():
+    t = np.array([T0, T0 + MIN], dtype=np.int64)
+    with pytest.raises(ConfigError, match="series"):
+        group_grids(t, [1.0, 2.0], [0, 2], [1], [0], [0, 1], 1, 60)
+    with pytest.raises(ConfigError, match="column"):
+        group_grids(t, [1.0, 2.0], [0, 2], [0], [3], [0, 1], 1, 60)
+    with pytest.raises(ConfigError, match="default_step_us"):
+        group_grids(t, [1.0, 2.0], [0, 2], [0], [0], [0, 1], 1, 0)
+
+
+# -- the electrical grid -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_electrical_grid_equals_the_polars_formulation(seed):
+    rng = np.random.default_rng(10 + seed)
+    df = _random_frame(rng, ["none", "blocks", "rows"][seed % 3])
+    for metrics, ids in ((["voltage_v_a", "current_a_a"], None),
+                         (["energy_kwh", "voltage_v_a", "current_a_a", "load_kva"], ["A1", "A3"]),
+                         (["load_kva"], None)):
+        got = build_grid(df, metrics, ids)
+        want = electrical_grid_reference(df, metrics, ids)
+        assert got.asset_id.tolist() == want["asset_id"].tolist()
+        for name in ("offsets", "step_us", "ts_us", "series"):
+            np.testing.assert_array_equal(getattr(got, name), want[name])
+        assert set(got.values) == set(want["values"])
+        for m in metrics:
+            np.testing.assert_array_equal(got.values[m], want["values"][m])
+
+
+def test_electrical_grid_shared_and_read_only():
+    df = _random_frame(np.random.default_rng(7), "none")
+    g = build_grid(df, ["voltage_v_a", "current_a_a"])
+    assert build_grid(df, ["voltage_v_a", "current_a_a"]) is g  # one grid per batch
+    assert sorted_readings(df).memo
+    with pytest.raises(ValueError):
+        g.values["voltage_v_a"][:1] = 0.0  # a check cannot change another's input
+
+
+def test_sorted_arrays_go_with_their_frame():
+    import gc
+    import weakref
+
+    df = _random_frame(np.random.default_rng(8), "blocks")
+    sr = weakref.ref(sorted_readings(df))
+    assert sorted_readings(df) is sr()
+    del df
+    gc.collect()
+    assert sr() is None
