@@ -124,7 +124,9 @@ DEFAULTS: dict[str, dict] = {
     "phase_loss": {
         "asset_kinds": ["transformer", "meter"],
         # event thresholds of State Grid smart-meter / terminal specifications (Q/GDW
-        # 1354-2013 defaults): phase break below 60 % Un with no current, loss of voltage below
+        # 1354-2013, informative Annex D: event setpoint ranges and their defaults; the annex
+        # is named in the standard's contents, the values are the commonly configured
+        # defaults): phase break below 60 % Un with no current, loss of voltage below
         # 78 % Un with current flowing, recovery (a "healthy" phase) from 85 % Un; loss of
         # current at >= 70 % Un with < 0.5 % Ib on the phase and > 5 % Ib on another
         "break_pct": 60.0,
@@ -136,7 +138,7 @@ DEFAULTS: dict[str, dict] = {
         "load_current_pct": 5.0,  # % of rated current another phase must carry
         "min_hours": 1.0,  # griddiag choice (the meter spec uses 60 s)
         "max_gap_hours": 1.0,
-        "standard": "Q/GDW 1354-2013 event thresholds (State Grid practice)",
+        "standard": "Q/GDW 1354-2013 Annex D event setpoint defaults (State Grid practice)",
         "voltage_class": "LV 220/380 V",
     },
     "current_unbalance": {
