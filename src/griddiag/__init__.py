@@ -28,7 +28,8 @@ finding / event
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+from typing import TYPE_CHECKING
 
 from griddiag.detect import detect
 from griddiag.exceptions import (
@@ -39,15 +40,50 @@ from griddiag.exceptions import (
     SchemaError,
     StoreError,
 )
-from griddiag.ingest import IngestReport, ingest
-from griddiag.inspection import InspectionResult, inspect
 from griddiag.storage import Store, WriteResult, open_store
-from griddiag.yoy.api import compare_years
 
-try:
-    __version__ = version("griddiag")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+if TYPE_CHECKING:
+    from griddiag.ingest.api import IngestReport, ingest
+    from griddiag.inspection.job import InspectionResult, inspect
+    from griddiag.yoy.api import compare_years
+
+# `import griddiag` then one `detect` must start fast (issue 3: import to first result under
+# 1 s), so the names above are the light ones (polars, numpy, the standard library) and the
+# rest load on first use (PEP 562): ingestion pulls in pyarrow, year-over-year scipy, the
+# inspection job the report. `detect` and `ingest` are also the names of subpackages: importing
+# ``griddiag.ingest.readers`` before anyone touched ``griddiag.ingest`` would leave the
+# package, not the function, under that name. The (light) package is therefore loaded now and
+# its name cleared, so that ``griddiag.ingest`` always reaches `__getattr__` (a package already
+# in sys.modules is not set on its parent again); ``griddiag.detect`` is light and bound above.
+_LAZY = {
+    "IngestReport": "griddiag.ingest.api",
+    "ingest": "griddiag.ingest.api",
+    "InspectionResult": "griddiag.inspection.job",
+    "inspect": "griddiag.inspection.job",
+    "compare_years": "griddiag.yoy.api",
+}
+importlib.import_module("griddiag.ingest")
+del globals()["ingest"]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("griddiag")
+        except PackageNotFoundError:  # running from a source tree without installation
+            value = "0.0.0+unknown"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'griddiag' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "__version__"})
 
 
 __all__ = [

@@ -12,6 +12,11 @@ Environment variables (read once, at import):
     ``0`` compiles the batch kernels without ``parallel=True`` (one thread; useful under an outer
     process pool, or to profile).
 
+``GRIDDIAG_CACHE_DIR``
+    Where griddiag keeps results that are slow to compute and never change for given inputs
+    (public-holiday calendars; see :mod:`griddiag.holiday_calendar`). Default
+    ``$XDG_CACHE_HOME/griddiag`` (``~/.cache/griddiag``); ``0`` or ``off`` turns it off.
+
 ``NUMBA_DISABLE_JIT=1`` (numba's own switch) runs every kernel as plain Python; the tests use it
 on tiny inputs so coverage sees kernel code.
 """
@@ -19,8 +24,10 @@ on tiny inputs so coverage sees kernel code.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 __all__ = [
+    "CACHE_DIR",
     "JIT",
     "JIT_SERIAL",
     "MAD_TO_SIGMA",
@@ -39,6 +46,21 @@ def _env_flag(name: str, default: bool) -> bool:
     return raw not in ("0", "false", "no", "off")
 
 
+def _cache_dir() -> Path | None:
+    raw = os.environ.get("GRIDDIAG_CACHE_DIR", "").strip()
+    if raw.lower() in ("0", "false", "no", "off"):
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    try:
+        return (Path(base) if base else Path.home() / ".cache") / "griddiag"
+    except RuntimeError:  # no home directory (a bare service account): no cache
+        return None
+
+
+#: Folder of griddiag's own on-disk cache, or None when turned off (``GRIDDIAG_CACHE_DIR``).
+CACHE_DIR: Path | None = _cache_dir()
 NUMBA_CACHE: bool = _env_flag("GRIDDIAG_NUMBA_CACHE", True)
 NUMBA_PARALLEL: bool = _env_flag("GRIDDIAG_NUMBA_PARALLEL", True)
 # Never fastmath: it lets LLVM assume no NaN/inf, and NaN is how griddiag spells "missing".

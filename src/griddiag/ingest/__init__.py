@@ -10,9 +10,41 @@ Modules, in the order data flows through them: ``readers`` (bytes, encodings, CS
 checks), ``quarantine`` (the rejected rows' file), ``api`` (the run and its report).
 """
 
-from griddiag.ingest.api import FileReport, IngestReport, ingest, load_assets, read_source
-from griddiag.ingest.layouts import FORMATS
-from griddiag.ingest.quarantine import read_quarantine
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from griddiag.ingest.api import FileReport, IngestReport, ingest, load_assets, read_source
+    from griddiag.ingest.layouts import FORMATS
+    from griddiag.ingest.quarantine import read_quarantine
+
+# Loaded on first use (PEP 562): `import griddiag` imports this package (see griddiag/__init__),
+# and a detection run must not pay for the readers, their time-zone tables and pyarrow.
+_LAZY = {
+    "FORMATS": "griddiag.ingest.layouts",
+    "FileReport": "griddiag.ingest.api",
+    "IngestReport": "griddiag.ingest.api",
+    "ingest": "griddiag.ingest.api",
+    "load_assets": "griddiag.ingest.api",
+    "read_quarantine": "griddiag.ingest.quarantine",
+    "read_source": "griddiag.ingest.api",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'griddiag.ingest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "FORMATS",
