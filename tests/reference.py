@@ -486,3 +486,47 @@ def series_median(values, offsets=None):
         v = x[a:b][np.isfinite(x[a:b])]
         out.append(np.median(v) if v.size else np.nan)
     return np.array(out)
+
+
+# -- local calendar and run durations -------------------------------------------------------
+
+def local_calendar(ts_us, offsets, step_us, *, transitions_us, utc_offsets_us, day_types,
+                   first_day, series_zone=None, zone_offsets=None):
+    """Each slot on its own: the zone's last transition at or before it gives its offset,
+    the local time's day number, its time since local midnight over the step, its day type."""
+    day_us = 86_400_000_000
+    ts = [int(t) for t in ts_us]
+    n_series = len(offsets) - 1
+    zone = [0] * n_series if series_zone is None else [int(z) for z in series_zone]
+    zoff = [0, len(transitions_us)] if zone_offsets is None else [int(z) for z in zone_offsets]
+    day, slot, kind = [], [], []
+    for s, (a, b) in enumerate(_series(offsets, len(ts))):
+        za, zb = zoff[zone[s]], zoff[zone[s] + 1]
+        for t in ts[a:b]:
+            j = max(i for i in range(za, zb) if int(transitions_us[i]) <= t)
+            local = t + int(utc_offsets_us[j])
+            d = local // day_us
+            day.append(d)
+            slot.append((local - d * day_us) // int(step_us[s]))
+            kind.append(int(day_types[d - first_day]))
+    return (np.array(day, dtype=np.int64), np.array(slot, dtype=np.int64),
+            np.array(kind, dtype=np.int64), max(slot, default=0) + 1)
+
+
+def run_hours(run_length, offsets, interval_us, empty=0.0):
+    out = np.full(len(run_length), empty)
+    for s, (a, b) in enumerate(_series(offsets, len(run_length))):
+        step = int(np.broadcast_to(interval_us, (len(offsets) - 1,))[s])
+        for t in range(a, b):
+            if run_length[t] > 0:
+                out[t] = int(run_length[t]) * step / 3.6e9
+    return out
+
+
+def prefix_sums(values):
+    """NumPy's isfinite and cumsums, each sum with a leading 0."""
+    x = np.asarray(values, dtype=float)
+    valid = np.isfinite(x)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(valid, x, 0.0))])
+    vsum = np.concatenate([[0], np.cumsum(valid)]).astype(np.int64)
+    return valid, csum, vsum

@@ -8,7 +8,10 @@
 - the step mode of :func:`griddiag.kernels.runs.interval_segments` when no step has a majority
   (the sort fallback of the majority vote);
 - the spike detector's ``find`` (robust z only where the day's ratio passes) against
-  ``findings_from(evaluate)`` (every slot scored).
+  ``findings_from(evaluate)`` (every slot scored);
+- series read in place (row ranges with other rows between them: ``place_on_grid``'s
+  ``row_end``, ``interval_segments``' ``ends``, ``rows_in_period``) against the contiguous
+  copies, and ``to_grid`` of a batch's selection against ``to_grid`` of the filtered frame.
 """
 
 from __future__ import annotations
@@ -157,3 +160,104 @@ def test_spike_find_equals_every_slot_evaluation(seed):
     slow = det.findings_from(grid, det.evaluate(grid), label="spike")
     assert fast.height > 0
     assert_frame_equal(fast, slow)
+
+
+# -- series read in place: row ranges with other rows between them -----------------------------
+
+def scatter_rows(rng, t, v, first, end):
+    """The rows ``[first[i], end[i])`` of ``t, v`` moved into a larger array with junk rows
+    before, between and after them, in shuffled order; returns the new arrays and ranges."""
+    order = rng.permutation(first.size)
+    nt, nv, nf, ne = [], [], np.empty_like(first), np.empty_like(end)
+    for i in order:
+        junk = int(rng.integers(0, 4))
+        nt += rng.integers(-10**6, 10**6, junk).tolist()
+        nv += [99.0] * junk
+        nf[i] = len(nt)
+        nt += t[first[i]:end[i]].tolist()
+        nv += v[first[i]:end[i]].tolist()
+        ne[i] = len(nt)
+    nt += [7, 3]
+    nv += [99.0, 99.0]
+    return np.array(nt, dtype=np.int64), np.array(nv), nf, ne
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_place_on_grid_rows_in_place_match_contiguous(seed):
+    rng = np.random.default_rng(seed)
+    t, v, row_start, t0, step, offsets = random_segments(rng, 6)
+    ends = np.append(row_start[1:], t.size)
+    st, sv, sf, se = scatter_rows(rng, t, v, row_start, ends)
+    got = place_on_grid(st, sv, sf, t0, step, offsets, se)
+    want = place_on_grid(t, v, row_start, t0, step, offsets)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ConfigError, match="before it starts"):
+        place_on_grid([0, 10], [1.0, 2.0], [1], [0], [10], [0, 2], [0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_interval_segments_rows_in_place_match_contiguous(seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, MAX_LEN * 3, 5)
+    t = np.concatenate([np.cumsum(rng.choice([15, 15, 15, 30, 45], n)) for n in lengths]
+                       ).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    declared = np.where(rng.random(5) < 0.2, 15, 0)
+    st, _, sf, se = scatter_rows(rng, t, np.zeros(t.size), offsets[:-1], offsets[1:])
+    for min_run in (1, 4, 20):
+        ser, start, step = interval_segments(t, offsets, declared, min_run=min_run)
+        s_ser, s_start, s_step = interval_segments(st, sf, declared, ends=se, min_run=min_run)
+        np.testing.assert_array_equal(s_ser, ser)
+        np.testing.assert_array_equal(s_step, step)
+        np.testing.assert_array_equal(s_start - sf[s_ser], start - offsets[:-1][ser])
+    with pytest.raises(ConfigError, match="rows"):
+        interval_segments(np.arange(3), [2], ends=[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rows_in_period_matches_a_mask(seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, MAX_LEN, 6)
+    t = np.concatenate([np.sort(rng.integers(0, 100, n)) for n in lengths]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for lo, hi in [(None, None), (30, None), (None, 60), (30, 60), (60, 30), (0, 0)]:
+        f, e = K.runs.rows_in_period(t, offsets[:-1], offsets[1:], lo, hi)
+        for i in range(lengths.size):
+            rows = np.arange(offsets[i], offsets[i + 1])
+            keep = rows[((lo is None) | (t[rows] >= (lo or 0)))
+                        & ((hi is None) | (t[rows] < (hi if hi is not None else 0)))]
+            if keep.size:
+                assert (f[i], e[i]) == (keep[0], keep[-1] + 1)
+            else:
+                assert e[i] == f[i]
+
+
+@pytest.mark.parametrize("seed", range(2) if JIT_OFF else range(4))
+def test_to_grid_of_a_batch_selection_equals_the_filtered_frame(seed):
+    from datetime import UTC, datetime, timedelta
+
+    from griddiag.detectors import to_grid
+    from griddiag.detectors.grid import sorted_readings
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for a in range(4):
+        for metric, minutes in (("energy_kwh", 15), ("voltage_v_a", 60), ("register_kwh", 1440)):
+            n = int(rng.integers(1, 40 if JIT_OFF else 400))
+            ts = [datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes * int(k))
+                  for k in np.sort(rng.choice(n * 2, n, replace=False))]
+            frames.append(pl.DataFrame({"asset_id": f"M{a}", "ts": ts, "metric": metric,
+                                        "value": rng.random(n)}))
+    frame = pl.concat(frames).sample(fraction=1.0, shuffle=True, seed=seed)
+    lo, hi = datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 9, 7, tzinfo=UTC)
+    batch = sorted_readings(frame)
+    for metrics in (["energy_kwh"], ["voltage_v_a", "register_kwh"]):
+        for start, end in ((None, None), (lo, hi), (lo, None)):
+            got = to_grid(batch, metrics=metrics, start=start, end=end)
+            part = frame.filter(pl.col("metric").is_in(metrics))
+            want = to_grid(part, start=start, end=end)
+            assert_frame_equal(got.series, want.series)
+            np.testing.assert_array_equal(got.values, want.values)
+            np.testing.assert_array_equal(got.ts_us, want.ts_us)
+            np.testing.assert_array_equal(got.offsets, want.offsets)

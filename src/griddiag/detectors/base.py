@@ -207,16 +207,15 @@ _PREFIX: list[tuple[weakref.ref, np.ndarray, np.ndarray, np.ndarray]] = []
 
 def _prefix_sums(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``isfinite(vals)`` and the prefix sums of the values and of the present slots (with a
-    leading 0), reused while the same values array is described again: the detectors of one
-    grid share them instead of each taking two passes over every slot."""
+    leading 0; :func:`griddiag.kernels.events.prefix_sums`), reused while the same values
+    array is described again: the detectors of one grid share them instead of each taking a
+    pass over every slot."""
     for ref, valid, csum, vsum in _PREFIX:
         if ref() is vals:
             return valid, csum, vsum
-    valid = np.isfinite(vals)
-    csum = np.zeros(vals.shape[0] + 1)
-    np.cumsum(np.where(valid, vals, 0.0), out=csum[1:])
-    vsum = np.zeros(vals.shape[0] + 1, dtype=np.int64)
-    np.cumsum(valid, out=vsum[1:])
+    from griddiag.kernels.events import prefix_sums
+
+    valid, csum, vsum = prefix_sums(vals)
     try:  # one entry: the grid being described (a weak reference: never a recycled id)
         _PREFIX[:] = [(weakref.ref(vals), valid, csum, vsum)]
     except TypeError:
@@ -286,8 +285,14 @@ def local_time_text(events: pl.DataFrame, col: str, out: str) -> pl.DataFrame:
     Technicians read local time; converting per distinct zone keeps it vectorised.
     """
     zones = events["tz"].fill_null("UTC")
+    names = zones.unique().to_list()
+    if len(names) == 1:  # the usual batch: one expression, no scatter per zone
+        label = "UTC" if names[0] == "UTC" else names[0]
+        return events.with_columns(
+            (pl.col(col).dt.convert_time_zone(names[0]).dt.strftime("%Y-%m-%d %H:%M")
+             + f" {label}").alias(out))
     text = pl.Series(out, [None] * events.height, dtype=pl.String)
-    for zone in zones.unique().to_list():
+    for zone in names:
         mask = (zones == zone).to_numpy()
         idx = np.flatnonzero(mask)
         local = events[col].gather(idx).dt.convert_time_zone(zone)
@@ -347,7 +352,7 @@ def daily_grid(grid: Grid, min_coverage: float) -> Grid:
         if ref_v() is grid.values and cal is not None and ref_d() is cal.day \
                 and cov == min_coverage:
             return days
-    days = daily_totals(grid, min_coverage=min_coverage)[0]
+    days = daily_totals(grid, min_coverage=min_coverage, index=False)[0]
     try:
         _DAILY[:] = [(weakref.ref(grid.values), weakref.ref(cal.day), min_coverage, days)]
     except (TypeError, AttributeError):  # no calendar (daily_totals raised) or no weakref

@@ -30,6 +30,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -63,6 +64,8 @@ class Calendar:
     ``day`` is the local date as days since 1970-01-01 (non-decreasing within a series, as the
     daily kernels require); ``slot_of_day`` the slot's position in its local day from the
     series' interval; ``day_type`` 0 workday, 1 weekend (or other rest day), 2 public holiday.
+    :func:`build_calendar` gives ``day`` and ``slot_of_day`` as int32 and ``day_type`` as
+    int8 (one of each per slot: as int64 they were the largest arrays of a run).
     """
 
     day: np.ndarray
@@ -317,8 +320,8 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
         (:func:`griddiag.kernels.runs.interval_segments`), each on its own grid.
     metrics : list of str, optional
         Only these metrics' series. Selecting here rather than passing a
-        :meth:`~SortedReadings.subset` frees the selected rows' copy once the grid is built
-        (a batch's interval energy is most of its readings).
+        :meth:`~SortedReadings.subset` copies none of the selected rows: they are read in
+        place (a batch's interval energy is most of its readings).
 
     Returns
     -------
@@ -326,45 +329,37 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
         Series in ``asset_id, metric`` order, segments of one series in time order
         (``segment`` counts them from 0).
     """
-    from griddiag.kernels.runs import interval_segments, place_on_grid
+    from griddiag.kernels.runs import interval_segments, place_on_grid, rows_in_period
 
     sr = readings if isinstance(readings, SortedReadings) else \
         SortedReadings.of(normalize_readings(readings))
-    if metrics is not None:
-        sr = sr.subset(metrics)
+    # the chosen series' rows (within the period) are read where they lie in the batch: no
+    # copy of the selection, no pass over every reading to choose the period
+    sel = sr.series(metrics) if metrics is not None else \
+        np.arange(sr.series_metric.shape[0], dtype=np.int64)
     lo, hi = _period_us(start), _period_us(end)
-    n_in = np.diff(sr.row_offsets)
     t, value = sr.t, sr.value
-    # rows of series i: [row_off[i], row_off[i + 1]) (a series emptied by the period has none)
-    row_off = sr.row_offsets
+    row_first, row_end = sr.row_offsets[sel], sr.row_offsets[sel + 1]
     if lo is not None or hi is not None:
-        keep = np.ones(t.shape[0], dtype=bool)
-        if lo is not None:
-            keep &= t >= lo
-        if hi is not None:
-            keep &= t < hi
-        if not keep.all():
-            t, value = t[keep], value[keep]
-            kept = np.zeros(keep.shape[0] + 1, dtype=np.int64)
-            np.cumsum(keep, out=kept[1:])
-            row_off = kept[sr.row_offsets]
-    if t.shape[0] == 0:
+        row_first, row_end = rows_in_period(t, row_first, row_end, lo, hi)
+    if not (row_end > row_first).any():
         return empty_grid()
     metric_names = sr.metrics.to_list()
     decl = {m: int(round(x * _US_PER_MINUTE)) for m, x in (interval_minutes or {}).items()}
     declared = np.array([decl.get(m, 0) for m in metric_names], dtype=np.int64)[
-        sr.series_metric] if metric_names else np.zeros(n_in.shape[0], dtype=np.int64)
-    seg_series, seg_row, step = interval_segments(t, row_off, declared,
+        sr.series_metric[sel]]
+    seg_series, seg_row, step = interval_segments(t, row_first, declared, ends=row_end,
                                                   min_run=min_segment_readings)
     step = np.where(step > 0, step, _US_PER_DAY)
     n_seg = seg_series.shape[0]
-    seg_end_row = np.append(seg_row[1:], t.shape[0])
-    first = t[seg_row]
-    last = t[seg_end_row - 1]
     head = np.ones(n_seg, dtype=bool)
     head[1:] = seg_series[1:] != seg_series[:-1]
     tail = np.ones(n_seg, dtype=bool)
     tail[:-1] = seg_series[:-1] != seg_series[1:]
+    # a segment runs to the next one of its series, the last one to its series' end
+    seg_end_row = np.where(tail, row_end[seg_series], np.append(seg_row[1:], 0))
+    first = t[seg_row]
+    last = t[seg_end_row - 1]
     # grid ends: the period's bounds on each series' phase, else its first and last reading;
     # a segment followed by another of its series ends before that one's first reading
     t0 = first - ((first - lo) // step) * step if lo is not None else first.copy()
@@ -380,11 +375,11 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
     np.cumsum(n_slots, out=offsets[1:])
 
     # two readings in one slot: neither is chosen (module docstring)
-    values, ts_us, counts = place_on_grid(t, value, seg_row, t0, step, offsets)
+    values, ts_us, counts = place_on_grid(t, value, seg_row, t0, step, offsets, seg_end_row)
     seg_index = np.arange(n_seg) - np.flatnonzero(head)[np.cumsum(head) - 1]
     series = pl.DataFrame({
-        "asset_id": sr.ids.gather(sr.series_asset[seg_series]),
-        "metric": sr.metrics.gather(sr.series_metric[seg_series]),
+        "asset_id": sr.ids.gather(sr.series_asset[sel[seg_series]]),
+        "metric": sr.metrics.gather(sr.series_metric[sel[seg_series]]),
         "interval_us": step.astype(np.int64),
         "n_slots": n_slots,
         "n_present": counts[:, 0],
@@ -459,43 +454,93 @@ def _utc_offsets_us(zone: str, lo_us: int, hi_us: int) -> tuple[int, np.ndarray]
     return first, offset
 
 
+def _year_start_us(year: int) -> int:
+    return (np.datetime64(f"{year:04d}-01-01", "D").astype(np.int64)) * _US_PER_DAY
+
+
+def _year_of_day(day: int) -> int:
+    return int(np.datetime64(int(day), "D").astype("datetime64[Y]").astype(np.int64)) + 1970
+
+
+@lru_cache(maxsize=64)
+def _zone_transitions(zone: str, first_year: int, last_year: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """UTC offset of ``zone`` over the UTC years ``first_year .. last_year`` as a step
+    function: the instants where it changes (the first: the start of ``first_year``) and the
+    offset from each, read from the quarter-hour lattice of :func:`_utc_offsets_us`.
+
+    Whole years, cached: every grid of a run (each metric's, each batch's) reuses one
+    conversion per zone instead of converting a lattice of its own.
+    """
+    first, offset = _utc_offsets_us(zone, _year_start_us(first_year),
+                                    _year_start_us(last_year + 1) - 1)
+    change = np.flatnonzero(np.diff(offset, prepend=offset[0] - 1))
+    times, offsets = first + change * (15 * _US_PER_MINUTE), offset[change]
+    times.flags.writeable = offsets.flags.writeable = False  # shared by every caller
+    return times, offsets
+
+
+@lru_cache(maxsize=64)
+def _day_types_of_years(country: str | None, first_year: int, last_year: int) -> np.ndarray:
+    """:func:`_day_types` of every day of the years ``first_year .. last_year`` as int8
+    (from the first day of ``first_year``), cached: one holiday lookup per day and run."""
+    d0 = _year_start_us(first_year) // _US_PER_DAY
+    d1 = _year_start_us(last_year + 1) // _US_PER_DAY
+    out = _day_types(np.arange(d0, d1, dtype=np.int64), country).astype(np.int8)
+    out.flags.writeable = False
+    return out
+
+
 def build_calendar(grid: Grid, *, holiday_country: str | None = "CN",
                    default_tz: str = "UTC") -> Grid:
     """The grid with its local :class:`Calendar` (each series in its asset's ``tz``).
 
     DST days get 23 or 25 hours of slots; ``slot_of_day`` counts slots from local midnight in
     the series' interval. Day types come from the ``holidays`` package (``holiday_country``;
-    ``None``: weekends only).
+    ``None``: weekends only). Time zones are converted once per zone, day types once per
+    local day; :func:`griddiag.kernels.calendar.local_calendar` then keys every slot in one
+    pass (int32/int8 keys: see :class:`Calendar`).
     """
+    from griddiag.kernels.calendar import local_calendar
+
     n = grid.values.shape[0]
     if n == 0:
-        z = np.empty(0, dtype=np.int64)
-        return replace(grid, calendar=Calendar(z, z, z, 1))
+        z = np.empty(0, dtype=np.int32)
+        return replace(grid, calendar=Calendar(z, z, np.empty(0, dtype=np.int8), 1))
     zones = grid.series["tz"].fill_null(default_tz)
-    lengths = np.diff(grid.offsets)
-    if zones.n_unique() == 1:  # the usual batch: no index arrays over the slots
-        ts = grid.ts_us
-        first, offset = _utc_offsets_us(zones[0], int(ts.min()), int(ts.max()))
-        local_us = ts + offset[(ts - first) // (15 * _US_PER_MINUTE)]
-    else:
-        local_us = np.empty(n, dtype=np.int64)
-        for zone in zones.unique().to_list():  # a handful of zones, never one call per slot
-            idx = np.flatnonzero(np.repeat((zones == zone).to_numpy(), lengths))
-            ts = grid.ts_us[idx]
-            first, offset = _utc_offsets_us(zone, int(ts.min()), int(ts.max()))
-            local_us[idx] = ts + offset[(ts - first) // (15 * _US_PER_MINUTE)]
-    day = local_us // _US_PER_DAY
-    steps = grid.series["interval_us"].to_numpy()
-    step = steps[0] if (steps == steps[0]).all() else grid.interval_of_slot()
-    local_us -= day * _US_PER_DAY  # now the time since local midnight
-    slot_of_day = local_us // step
-    d0 = int(day.min())
-    day_type = _day_types(np.arange(d0, int(day.max()) + 1), holiday_country)[day - d0]
-    return replace(grid, calendar=Calendar(day, slot_of_day, day_type,
-                                           int(slot_of_day.max()) + 1))
+    names = zones.unique(maintain_order=True).to_list()  # a handful, never one per slot
+    series_zone = zones.cast(pl.Enum(names)).to_physical().cast(pl.Int64).to_numpy()
+    has = np.diff(grid.offsets) > 0
+    first_ts = grid.ts_us[grid.offsets[:-1][has]]  # slots step forward within a series
+    last_ts = grid.ts_us[grid.offsets[1:][has] - 1]
+    times, offsets, day_lo, day_hi = [], [], [], []
+    for z, zone in enumerate(names):
+        mine = series_zone[has] == z
+        if not mine.any():  # only empty series in this zone: nothing to convert
+            times.append(np.zeros(0, dtype=np.int64))
+            offsets.append(np.zeros(0, dtype=np.int64))
+            continue
+        lo, hi = int(first_ts[mine].min()), int(last_ts[mine].max())
+        t, o = _zone_transitions(zone, _year_of_day(lo // _US_PER_DAY),
+                                 _year_of_day(hi // _US_PER_DAY))
+        times.append(t)
+        offsets.append(o)
+        day_lo.append((lo + int(o.min())) // _US_PER_DAY)
+        day_hi.append((hi + int(o.max())) // _US_PER_DAY)
+    zone_offsets = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum([t.shape[0] for t in times], out=zone_offsets[1:])
+    y0 = _year_of_day(min(day_lo, default=0))
+    day_types = _day_types_of_years(holiday_country, y0, _year_of_day(max(day_hi, default=0)))
+    day, slot_of_day, day_type, per_day = local_calendar(
+        grid.ts_us, grid.offsets, grid.series["interval_us"].to_numpy(),
+        transitions_us=np.concatenate(times), utc_offsets_us=np.concatenate(offsets),
+        day_types=day_types, first_day=_year_start_us(y0) // _US_PER_DAY,
+        series_zone=series_zone, zone_offsets=zone_offsets)
+    return replace(grid, calendar=Calendar(day, slot_of_day, day_type, per_day))
 
 
-def daily_totals(grid: Grid, *, min_coverage: float = 0.9) -> tuple[Grid, np.ndarray]:
+def daily_totals(grid: Grid, *, min_coverage: float = 0.9, index: bool = True
+                 ) -> tuple[Grid, np.ndarray | None]:
     """Local-day sums of each series (interval energy -> energy per day), as a grid of days.
 
     A day whose present share of slots is below ``min_coverage`` is NaN (an incomplete day is
@@ -503,34 +548,41 @@ def daily_totals(grid: Grid, *, min_coverage: float = 0.9) -> tuple[Grid, np.nda
     local day (96 for 15 minutes; a DST day is measured against its own length).
 
     Returns the grid of days and, for every slot of ``grid``, the index of its day in it (to
-    carry a daily score back to the slots).
+    carry a daily score back to the slots; ``None`` with ``index=False``, which saves a pass
+    over every slot when only the days are wanted).
     """
     if grid.calendar is None:
         raise ConfigError("daily_totals needs the grid's calendar: call build_calendar first")
     cal = grid.calendar
-    sid = grid.series_of_slot()
-    # a new group wherever the series or the local day changes
-    brk = np.ones(grid.values.shape[0], dtype=bool)
-    brk[1:] = (sid[1:] != sid[:-1]) | (cal.day[1:] != cal.day[:-1])
+    n = grid.values.shape[0]
+    lengths = np.diff(grid.offsets)
+    # a new group wherever the local day changes or a series begins
+    brk = np.empty(n, dtype=bool)
+    if n:
+        brk[0] = True
+        np.not_equal(cal.day[1:], cal.day[:-1], out=brk[1:])
+        brk[grid.offsets[:-1][lengths > 0]] = True
     starts = np.flatnonzero(brk)
     valid = np.isfinite(grid.values)
     total = np.add.reduceat(np.where(valid, grid.values, 0.0), starts) if starts.size else \
         np.empty(0)
-    present = np.add.reduceat(valid.astype(np.int64), starts) if starts.size else \
+    present = np.add.reduceat(valid, starts, dtype=np.int64) if starts.size else \
         np.empty(0, dtype=np.int64)
-    slots = np.diff(np.append(starts, grid.values.shape[0]))
-    per_day = _US_PER_DAY // grid.interval_of_slot()[starts]
+    del valid
+    slots = np.diff(np.append(starts, n))
+    day_series = np.searchsorted(grid.offsets, starts, side="right") - 1
+    per_day = _US_PER_DAY // grid.series["interval_us"].to_numpy()[day_series]
     # a day cut by the grid's ends is judged against a full day
     share = present / np.maximum(per_day, slots)
     values = np.where(share >= min_coverage, total, np.nan)
-    day_series = sid[starts]
     offsets = np.zeros(grid.n_series + 1, dtype=np.int64)
     np.cumsum(np.bincount(day_series, minlength=grid.n_series), out=offsets[1:])
     series = grid.series.with_columns(pl.lit(_US_PER_DAY, pl.Int64).alias("interval_us"),
                                       pl.Series("n_slots", np.diff(offsets)))
-    dcal = Calendar(cal.day[starts], np.zeros(starts.size, dtype=np.int64),
+    dcal = Calendar(cal.day[starts], np.zeros(starts.size, dtype=cal.slot_of_day.dtype),
                     cal.day_type[starts], 1)
-    return Grid(series, values, offsets, grid.ts_us[starts], dcal), np.cumsum(brk) - 1
+    days = Grid(series, values, offsets, grid.ts_us[starts], dcal)
+    return days, (np.cumsum(brk) - 1 if index else None)
 
 
 def window_coverage(valid: np.ndarray, offsets: np.ndarray, series: np.ndarray,

@@ -72,11 +72,11 @@ _ALL_KINDS = ("interval_energy", "cumulative_register", "instantaneous")
 _VEE = "meter-data VEE"
 
 
-def _hours_of_slot(grid: Grid, run_length: np.ndarray) -> np.ndarray:
-    steps = grid.series["interval_us"].to_numpy()
-    if steps.size and (steps == steps[0]).all():  # one interval: no per-slot array for it
-        return run_length * steps[0] / 3.6e9
-    return run_length * grid.interval_of_slot() / 3.6e9
+def _hours_of_slot(grid: Grid, run_length: np.ndarray, empty: float = 0.0) -> np.ndarray:
+    from griddiag.kernels.runs import run_hours
+
+    return run_hours(run_length, grid.offsets, grid.series["interval_us"].to_numpy(),
+                     empty=empty)
 
 
 def _per_slot(grid: Grid, per_series: np.ndarray) -> np.ndarray:
@@ -116,9 +116,9 @@ class GapDetector(Detector):
 
     def evaluate(self, grid: Grid) -> Evaluation:
         run = K.nan_runs(grid.values, grid.offsets)
-        hours = _hours_of_slot(grid, run)
-        score = np.where(run > 0, hours, np.nan)
-        return Evaluation(score, (run > 0) & (hours >= self.min_hours))
+        score = _hours_of_slot(grid, run, empty=np.nan)  # NaN at present slots
+        with np.errstate(invalid="ignore"):
+            return Evaluation(score, score >= self.min_hours)
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)

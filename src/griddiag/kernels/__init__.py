@@ -23,7 +23,8 @@ Shared semantics:
 Modules: :mod:`.rolling` (median, MAD, robust z), :mod:`.runs` (gaps, flat and zero runs),
 :mod:`.register` (rollback, rollover, meter exchange), :mod:`.seasonal` (time-of-day x
 day-type profile), :mod:`.changepoint` (level shift), :mod:`.spike` (daily max vs 3rd max),
-:mod:`.events` (flags to events), :mod:`.sumcheck` (interval energy vs register, tiers vs
+:mod:`.events` (flags to events, prefix sums), :mod:`.calendar` (local day, slot of day and day
+type of a grid's slots), :mod:`.sumcheck` (interval energy vs register, tiers vs
 total), :mod:`.lastyear` (same period last year), :mod:`.balance` (transformer-area energy
 balance: meters matched to their transformer's instants), :mod:`.slots` (readings of a group
 of series into one grid of slots: the electrical checks' three-phase grid);

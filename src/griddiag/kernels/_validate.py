@@ -47,7 +47,7 @@ def as_int_array(a, name: str, *, length: int, dtype=np.int64, low: int | None =
                           f"got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
         raise ConfigError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if length:
+    if length and (low is not None or high is not None):  # two passes: only when asked
         lo, hi = int(arr.min()), int(arr.max())
         if (low is not None and lo < low) or (high is not None and hi >= high):
             raise ConfigError(f"{name} must lie in [{low}, {high}), got values in [{lo}, {hi}]")

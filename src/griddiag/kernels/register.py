@@ -37,6 +37,7 @@ __all__ = [
     "NORMAL",
     "RESET",
     "ROLLBACK",
+    "SAMPLED_MEDIAN_MIN",
     "ROLLOVER",
     "classify_register",
     "register_delta",
@@ -210,26 +211,90 @@ def _classify_register(values, offsets, limits, increment_factor, reset_fraction
                              tolerance, codes[a:b], consumption[a:b])
 
 
+#: Series at least this long take the sampled median (:func:`_median_finite`); shorter ones
+#: are copied and selected directly.
+SAMPLED_MEDIAN_MIN = 4096
+#: Values sampled to bracket the median, and the ranks either side of the sample's middle
+#: the bracket spans: 3 sample standard deviations of the median's rank (sqrt(n)/2 for n
+#: samples), so the bracket misses the median about once in a thousand series (then the
+#: series is selected whole: slower, never wrong).
+_SAMPLE = 1024
+_SAMPLE_HALF_WIDTH = 48
+
+
+@njit(**JIT_SERIAL)
+def _median_finite(x):
+    """Median of the finite values of ``x`` (NaN if none), equal to ``numpy.median``; ``x`` is
+    left as it is.
+
+    Floyd & Rivest's idea (1975, CACM 18:165, "SELECT"): two values from an evenly spaced
+    sample bracket the median; one pass counts the values below, inside and above the
+    bracket (compares and adds, no branch on the data), a second copies the few inside it,
+    and the median is selected among those. Quickselect on the whole series instead moves
+    every value through data-dependent branches, which is slow on quantised readings
+    (interval energy in 0.01 kWh has a few dozen distinct values per meter).
+    """
+    n = x.shape[0]
+    if n >= SAMPLED_MEDIAN_MIN:
+        sample = np.empty(_SAMPLE, dtype=np.float64)
+        c = 0
+        for j in range(_SAMPLE):
+            v = x[(j * n) // _SAMPLE]
+            if np.isfinite(v):
+                sample[c] = v
+                c += 1
+        if c >= _SAMPLE // 2:  # else mostly missing: too few to bracket the median
+            sample = np.sort(sample[:c])
+            lo = sample[max((c >> 1) - _SAMPLE_HALF_WIDTH, 0)]
+            hi = sample[min((c >> 1) + _SAMPLE_HALF_WIDTH, c - 1)]
+            m = 0
+            below = 0
+            above = 0
+            for i in range(n):
+                v = x[i]
+                f = np.isfinite(v)
+                m += f
+                below += (v < lo) & f
+                above += (v > hi) & f
+            h = m >> 1
+            # ranks h (and h - 1 when m is even) must lie inside the bracket
+            if below <= h - 1 + (m & 1) and h < m - above:
+                band = np.empty(m - below - above + 1, dtype=np.float64)
+                j = 0
+                for i in range(n):
+                    v = x[i]
+                    band[j] = v
+                    j += (v >= lo) & (v <= hi)  # NaN compares False; lo, hi are finite
+                k = h - below
+                upper = _select(band, 0, j, k)
+                if m & 1:
+                    return upper
+                lower = band[0]
+                for i in range(1, k):
+                    if band[i] > lower:
+                        lower = band[i]
+                return (lower + upper) / 2.0
+    tmp = np.empty(n, dtype=np.float64)
+    m = 0
+    for i in range(n):
+        v = x[i]
+        if np.isfinite(v):
+            tmp[m] = v
+            m += 1
+    return _median_inplace(tmp, m) if m > 0 else np.nan
+
+
 @njit(**JIT)
 def _series_median(values, offsets, out):
     for s in prange(offsets.shape[0] - 1):
-        a = offsets[s]
-        b = offsets[s + 1]
-        tmp = np.empty(b - a, dtype=np.float64)
-        m = 0
-        for t in range(a, b):
-            v = values[t]
-            if np.isfinite(v):
-                tmp[m] = v
-                m += 1
-        out[s] = _median_inplace(tmp, m) if m > 0 else np.nan
+        out[s] = _median_finite(values[offsets[s]:offsets[s + 1]])
 
 
 def series_median(values, offsets=None) -> np.ndarray:
     """Per series: the median of its valid values (NaN if none), equal to ``numpy.median``.
 
-    A series' typical level (is this meter normally in use?), by quickselect: O(n) per
-    series, in parallel over the series.
+    A series' typical level (is this meter normally in use?): O(n) per series with two light
+    passes (:func:`_median_finite`), in parallel over the series.
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(off.shape[0] - 1, dtype=np.float64)

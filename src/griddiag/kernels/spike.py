@@ -15,9 +15,9 @@ by the caller as an integer day number per slot (local calendar; DST days simply
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
@@ -25,11 +25,11 @@ from griddiag.kernels._validate import as_batch, as_int_array, check_positive_in
 __all__ = ["daily_peak_ratio"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _daily_peak_ratio(values, offsets, day, rank, min_valid, out):
-    """One pass per day: keep the day's ``rank`` largest values, then divide (one thread: the
-    work per slot is a few compares)."""
-    for s in range(offsets.shape[0] - 1):
+    """One pass per day: keep the day's ``rank`` largest values, then divide (in parallel
+    over the series: a division and a few data-dependent compares per slot)."""
+    for s in prange(offsets.shape[0] - 1):
         a = offsets[s]
         b = offsets[s + 1]
         top = np.empty(rank, dtype=np.float64)  # the day's largest values, descending
@@ -88,11 +88,12 @@ def daily_peak_ratio(values, offsets=None, day=None, *, rank: int = 3, min_valid
     if day is None:
         raise ConfigError("daily_peak_ratio needs a `day` array (day number of each value)")
     vals, off = as_batch(values, offsets)
-    dy = as_int_array(day, "day", length=vals.shape[0])
+    # any integer type as given: a calendar's int32 days are not widened (a copy per call)
+    dy = as_int_array(day, "day", length=vals.shape[0], dtype=None)
     rk = check_positive_int(rank, "rank")
     mv = check_positive_int(min_valid, "min_valid")
     if dy.shape[0] > 1:
-        back = np.diff(dy) < 0
+        back = dy[1:] < dy[:-1]
         # a decrease is fine only where a new series starts
         starts = off[1:-1]
         back[starts[(starts > 0) & (starts < dy.shape[0])] - 1] = False
