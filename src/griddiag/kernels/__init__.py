@@ -9,6 +9,14 @@ register classification) run over the series in parallel (``prange``); those doi
 work per slot are memory-bound and run on one thread, which also saves their compile time.
 Batches below ``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
 
+One compiled version per helper: numba compiles a jitted function once per argument *type*,
+and an int literal is a type of its own (``Literal[int](0)``). A helper called with a
+literal, or with a counter initialised to one (``n = 0`` then ``n += 1``: type inference
+first sees the literal), is compiled twice, each time in full. Counters and indices handed to
+jitted helpers therefore start as ``np.int64(0)``, and kernels use the helpers of
+:mod:`._order` (selection, medians, a heapsort) rather than numba's ``np.sort`` and
+``np.median``, which compile a generic sort for every dtype (seconds each at a cold start).
+
 Shared semantics:
 
 - a slot is *valid* when its value is finite; NaN and +-inf are both invalid (no meter reports

@@ -24,8 +24,8 @@ from numba import njit, prange
 from griddiag.config import JIT, JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
+from griddiag.kernels._order import median_small
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
-from griddiag.kernels.seasonal import _median_small  # insertion-sort median of a short buffer
 
 __all__ = ["last_year_baseline"]
 
@@ -39,7 +39,7 @@ def _baseline_series(x, day, day_type, lag, half, min_days, out):
         if not np.isfinite(x[t]):
             continue
         lo = np.searchsorted(day, day[t] - lag - half)  # first slot on or after the window
-        m = 0
+        m = np.int64(0)
         u = lo
         while u < n and day[u] <= day[t] - lag + half:
             if u != t and day_type[u] == day_type[t] and np.isfinite(x[u]) \
@@ -48,7 +48,7 @@ def _baseline_series(x, day, day_type, lag, half, min_days, out):
                 m += 1
             u += 1
         if m >= min_days:
-            out[t] = _median_small(tmp, m)
+            out[t] = median_small(tmp, m)
 
 
 @njit(**JIT)

@@ -253,8 +253,8 @@ def _rolling_series(x, window, lead, min_periods, min_scale, want_med, want_mad,
     back = window - 1 - lead
     need_mad = want_mad or want_z
     buf = np.empty(window, dtype=np.float64)
-    cnt = 0
-    split = 0  # warm start of the MAD selection
+    cnt = np.int64(0)  # not 0: see "One compiled version" in griddiag.kernels
+    split = np.int64(0)  # warm start of the MAD selection
     # preload the slots ahead of t = 0
     for e in range(min(lead, n)):
         v = x[e]
@@ -312,34 +312,35 @@ def _rolling_stats(values, offsets, window, lead, min_periods, min_scale, want_m
                             out_z[a:b])
 
 
-@njit(**JIT)
+@njit(**JIT_SERIAL)
 def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_scale,
               mask_invalid, out_med, out_mad, out_z):
     """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
-    each window gathered and sorted afresh: O(w log w) a slot instead of a slide over every
-    slot, for callers that need a handful of slots. The sorted buffer is the one the slide
-    keeps, and the median, MAD and scale are read off it by the same functions, so the
-    results are identical."""
+    each window gathered afresh into the sorted buffer the slide keeps (by the same
+    insertion: O(w**2) moves a slot, each insertion one memmove; no ``np.sort``, which would
+    compile numba's quicksort for this one kernel) instead of a slide over every slot, for
+    callers that need a handful of slots (one thread: a few slots are no work to share). The
+    median, MAD and scale are read off that buffer by the same functions, so the results are
+    identical."""
     back = window - 1 - lead
-    for c in prange(at.shape[0]):
+    buf = np.empty(window, dtype=np.float64)
+    for c in range(at.shape[0]):
         t = at[c]
         s = at_series[c]
         a = max(offsets[s], t - back)
         b = min(offsets[s + 1], t + lead + 1)
-        buf = np.empty(b - a, dtype=np.float64)
-        cnt = 0
+        cnt = np.int64(0)
         for e in range(a, b):
             v = values[e]
             if np.isfinite(v):
-                buf[cnt] = v
+                _sorted_insert(buf, cnt, v)
                 cnt += 1
         xt = values[t]
         if cnt < min_periods or (mask_invalid and not np.isfinite(xt)):
             continue  # the outputs are NaN already
-        buf = np.sort(buf[:cnt])
         m = _sorted_median(buf, cnt)
         out_med[t] = m
-        mad, _ = _sorted_mad(buf, cnt, m, 0)
+        mad, _ = _sorted_mad(buf, cnt, m, np.int64(0))
         out_mad[t] = mad
         scale = _robust_scale(buf, cnt, m, mad, min_scale)
         out_z[t] = (xt - m) / scale if scale > 0.0 else 0.0

@@ -31,6 +31,7 @@ from numba import njit
 from griddiag.config import JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
+from griddiag.kernels._order import sort_inplace
 from griddiag.kernels._validate import (
     as_batch,
     as_bool_array,
@@ -153,7 +154,7 @@ def _equal_series(x, out):
 def _range_series(x, tolerance, out):
     """Greedy runs of valid values whose range (max - min) is <= ``tolerance`` (> 0)."""
     n = x.shape[0]
-    i = 0
+    i = np.int64(0)  # not 0: see "One compiled version" in griddiag.kernels
     while i < n:
         v = x[i]
         if not np.isfinite(v):
@@ -398,7 +399,7 @@ def _step_mode(t, a, b):
     if 2 * c > k:  # more than half the positive steps: no other step can tie it
         return cand
     d = np.empty(n, dtype=np.int64)
-    k = 0
+    k = np.int64(0)
     for i in range(a, b - 1):
         x = t[i + 1] - t[i]
         if x > 0:
@@ -406,7 +407,7 @@ def _step_mode(t, a, b):
             k += 1
     if k == 0:
         return -1
-    d = np.sort(d[:k])
+    sort_inplace(d, k)
     best = d[0]
     best_n = 0
     i = 0
@@ -464,7 +465,7 @@ def _segments_of(t, a, b, declared, min_run, start, step, pos):
             step[pos] = declared if declared > 0 else _step_mode(t, a, b)
         return pos + 1
     first = pos
-    cur = -1
+    cur = np.int64(-1)  # not -1: see "One compiled version" in griddiag.kernels
     last_cur = a  # last reading of the current regime's latest run
     i = a
     while i < b - 1:

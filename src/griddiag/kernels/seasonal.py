@@ -24,26 +24,11 @@ from numba import njit, prange
 from griddiag.config import JIT, JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
+from griddiag.kernels._order import median_small
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 from griddiag.kernels.rolling import rolling_robust_z
 
 __all__ = ["seasonal_profile", "seasonal_residual_z"]
-
-
-@njit(**JIT_SERIAL)
-def _median_small(tmp, m):
-    """Median of ``tmp[:m]`` (m >= 1), sorting it in place (insertion sort: m is small)."""
-    for i in range(1, m):
-        v = tmp[i]
-        j = i
-        while j > 0 and tmp[j - 1] > v:
-            tmp[j] = tmp[j - 1]
-            j -= 1
-        tmp[j] = v
-    h = m >> 1
-    if m & 1:
-        return tmp[h]
-    return (tmp[h - 1] + tmp[h]) / 2.0
 
 
 @njit(**JIT_SERIAL)
@@ -61,12 +46,12 @@ def _profile_series(x, key, n_keys, n_history, min_history, max_age, out):
             out[t] = np.nan
             continue
         k = key[t]
-        m = 0
+        m = np.int64(0)
         for j in range(count[k]):
             if t - hp[k, j] <= max_age:
                 tmp[m] = hv[k, j]
                 m += 1
-        out[t] = _median_small(tmp, m) if m >= min_history and m > 0 else np.nan
+        out[t] = median_small(tmp, m) if m >= min_history and m > 0 else np.nan
         h = head[k]
         hv[k, h] = v
         hp[k, h] = t

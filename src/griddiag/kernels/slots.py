@@ -15,30 +15,15 @@ without a reading, or whose value is not finite, is NaN.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL
+from griddiag.config import JIT_SERIAL
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
+from griddiag.kernels._order import median_step, sort_inplace
 from griddiag.kernels._validate import as_float_array, check_offsets
 
 __all__ = ["group_grids"]
-
-
-@njit(**JIT_SERIAL)
-def _median_step(d, k):
-    """Median of the positive entries of ``d[:k]`` (sorted in place); NaN when none."""
-    d = np.sort(d[:k])
-    m = 0
-    while m < k and d[m] <= 0:
-        m += 1
-    n = k - m
-    if n == 0:
-        return np.nan
-    h = m + n // 2
-    if n % 2:
-        return float(d[h])
-    return (float(d[h - 1]) + float(d[h])) / 2.0
 
 
 @njit(**JIT_SERIAL)
@@ -50,7 +35,7 @@ def _group_span(t, row_offsets, series, a, b):
     hi = t[row_offsets[s0 + 1] - 1]
     n0 = row_offsets[s0 + 1] - row_offsets[s0]
     same = True  # the usual case: every quantity read at the same instants
-    total = 0
+    total = np.int64(0)
     for j in range(a, b):
         s = series[j]
         r0 = row_offsets[s]
@@ -67,11 +52,7 @@ def _group_span(t, row_offsets, series, a, b):
                         same = False
                         break
     if same:  # the union's positive steps are the first series' own
-        r0 = row_offsets[s0]
-        d = np.empty(n0 - 1, dtype=np.int64)
-        for i in range(n0 - 1):
-            d[i] = t[r0 + i + 1] - t[r0 + i]
-        return lo, hi, _median_step(d, n0 - 1)
+        return lo, hi, median_step(t, row_offsets[s0], row_offsets[s0 + 1])
     u = np.empty(total, dtype=np.int64)
     pos = 0
     for j in range(a, b):
@@ -79,20 +60,21 @@ def _group_span(t, row_offsets, series, a, b):
         for r in range(row_offsets[s], row_offsets[s + 1]):
             u[pos] = t[r]
             pos += 1
-    u = np.sort(u)
-    d = np.empty(max(total - 1, 0), dtype=np.int64)
-    for i in range(total - 1):
-        d[i] = u[i + 1] - u[i]
-    return lo, hi, _median_step(d, total - 1)
+    sort_inplace(u, total)
+    return lo, hi, median_step(u, np.int64(0), total)
 
 
-@njit(**JIT)
+# Both kernels do O(1) work per reading (a quickselect per group, a slot index per reading):
+# memory-bound, so one thread, like griddiag.kernels.runs (measured on the 120-meter batch,
+# 2 cores: 11 and 110 ms serial against 27 and 150 ms with prange), and they compile faster.
+
+@njit(**JIT_SERIAL)
 def _group_spans(t, row_offsets, series, group_offsets):
     n_groups = group_offsets.shape[0] - 1
     t0 = np.empty(n_groups, dtype=np.int64)
     t1 = np.empty(n_groups, dtype=np.int64)
     med = np.empty(n_groups, dtype=np.float64)
-    for g in prange(n_groups):
+    for g in range(n_groups):
         a, b, m = _group_span(t, row_offsets, series, group_offsets[g], group_offsets[g + 1])
         t0[g] = a
         t1[g] = b
@@ -100,13 +82,13 @@ def _group_spans(t, row_offsets, series, group_offsets):
     return t0, t1, med
 
 
-@njit(**JIT)
+@njit(**JIT_SERIAL)
 def _fill_slots(t, value, row_offsets, series, column, group_offsets, t0, step, slot_offsets,
                 n_columns):
     n = slot_offsets[-1]
     out = np.full((n_columns, n), np.nan)
     count = np.zeros((n_columns, n), dtype=np.int32)
-    for g in prange(group_offsets.shape[0] - 1):  # groups own disjoint slot ranges
+    for g in range(group_offsets.shape[0] - 1):
         for j in range(group_offsets[g], group_offsets[g + 1]):
             s = series[j]
             c = column[j]
