@@ -176,6 +176,38 @@ def test_exception_half_way_keeps_previous_results(store, small, tmp_path, monke
     assert all(p.read_bytes() == b for p, b in files.items())  # outputs untouched
 
 
+@pytest.mark.slow
+def test_process_executor_matches_local_and_reports_batch_peaks(store, small, tmp_path):
+    """Each batch in its own child process (what ``griddiag inspect`` runs): the same
+    findings, year-over-year rows and counts as in one process, the batches' own peaks
+    reported, and a batch that fails in its child fails the run, leaving nothing current."""
+    _load(store, small)
+    local = inspect(store, year=2025, out_dir=tmp_path / "local", batch_assets=5)
+    isolated = inspect(store, year=2025, out_dir=tmp_path / "process", batch_assets=5,
+                       executor="process", store_url=_store_url(store))
+    assert_frame_equal(isolated.findings.drop("run_id", "status"),
+                       local.findings.drop("run_id", "status"))
+    assert_frame_equal(pl.read_parquet(isolated.paths["yoy_parquet"]),
+                       pl.read_parquet(local.paths["yoy_parquet"]))
+    assert isolated.counts == local.counts
+    assert isolated.memory["batch_peak_mib"] > 0 and isolated.memory["driver_peak_mib"] > 0
+
+    with pytest.raises(Exception, match="no griddiag-store.json|does not exist|schema"):
+        inspect(store, year=2025, out_dir=tmp_path / "broken", batch_assets=5,
+                executor="process", store_url=_broken_url(store, tmp_path))
+    failed = store.runs().filter(pl.col("state") == "failed")
+    assert failed.height == 1
+    assert store.current_run(SCOPE, 2025)["run_id"] == isolated.run_id
+
+
+def _broken_url(store, tmp_path) -> str:
+    """A URL the batch processes cannot open the store with."""
+    if isinstance(store, ParquetStore):
+        (tmp_path / "not-a-store").mkdir()
+        return str(tmp_path / "not-a-store")
+    return _store_url(store).replace(f"schema={store.schema}", "schema=griddiag_no_such_schema")
+
+
 def _store_url(store) -> str:
     if isinstance(store, ParquetStore):
         return str(store.root)

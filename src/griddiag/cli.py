@@ -147,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="assets per batch, whole transformer areas (default: 500)")
     insp.add_argument("--fail-on", choices=["info", "warning", "critical"],
                       help="exit 1 when open findings of this severity or above exist")
-    insp.add_argument("--executor", choices=["local", "dask"],
-                      help="where the batches run: this process (default) or a Dask cluster "
-                      "(needs pip install 'griddiag[dask]')")
+    insp.add_argument("--executor", choices=["process", "local", "dask"],
+                      help="where the batches run: each in a fresh child process, so peak "
+                      "memory is one batch's however large the store (default), all in this "
+                      "process, or on a Dask cluster (needs pip install 'griddiag[dask]')")
     where = insp.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="with --executor dask: a running scheduler, e.g. "
@@ -332,7 +333,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                          batch_assets=args.batch_assets or opts.get("batch_assets", 500),
                          progress=_progress(f"inspect {year}"), tz=tz,
                          holiday_country=cfg.holiday_country,
-                         executor=args.executor or opts.get("executor", "local"),
+                         executor=args.executor or opts.get("executor", "process"),
                          scheduler=args.scheduler or opts.get("scheduler"),
                          workers=args.workers or opts.get("workers"))
     c = result.counts

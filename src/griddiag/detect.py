@@ -79,8 +79,14 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
     else:
         raise ConfigError(f"detect() takes a readings DataFrame or a Store, got "
                           f"{type(source).__name__}")
-    parts = [detect_batch(b, reg, prof, year=year, start=start, end=end) for b in batches]
-    parts = [p for p in parts if p.height]
+    parts = []
+    # one batch alive at a time: a loop variable would keep the previous batch (and its
+    # sorted arrays) referenced while the next one is read, doubling the peak
+    while (batch := next(batches, None)) is not None:
+        found = detect_batch(batch, reg, prof, year=year, start=start, end=end)
+        del batch
+        if found.height:
+            parts.append(found)
     if not parts:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return pl.concat(parts).sort("asset_id", "metric", "start", "kind")

@@ -11,6 +11,12 @@ the previous run, staging findings, q-values and ranks, the output files.
 
 - :class:`LocalExecutor` runs the batches one after the other in this process, on the store the
   caller opened (the single-process behaviour of earlier versions).
+- :class:`ProcessExecutor` runs them one after the other too, each in a fresh child process
+  that opens the store from its URL and exits after its batch. Every batch then starts from a
+  clean heap: what one batch's allocations leave fragmented cannot raise the next one's peak,
+  so the job's peak memory is one batch's, however many batches the store holds (the driver
+  only keeps the small results). This costs the child's start and loading the cached kernels,
+  about a second per batch. The scheduled job (``griddiag inspect``) uses it by default.
 - :class:`DaskExecutor` submits them to a ``distributed.Client``: an existing cluster
   (``scheduler="tcp://host:8786"``) or a ``LocalCluster`` of ``workers`` single-threaded
   processes. Results come back as they complete; the driver puts them back in batch order
@@ -42,14 +48,16 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "LocalExecutor",
+    "ProcessExecutor",
     "make_executor",
+    "peak_rss_mib",
     "plan_batches",
     "process_batch",
     "run_batch",
     "store_url_for_workers",
 ]
 
-EXECUTORS = ("local", "dask")
+EXECUTORS = ("local", "process", "dask")
 #: resubmissions of a batch that raised or whose workers kept dying
 DEFAULT_RETRIES = 2
 DASK_MISSING = ("--executor dask needs Dask (dask.distributed): pip install 'griddiag[dask]'")
@@ -97,6 +105,9 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: where it ran ("host:pid"), for logs and the benchmark
     worker: str = ""
+    #: peak resident memory (MiB) of the process that ran it, by the batch's end (None where
+    #: the system does not report it); with ProcessExecutor, the batch's own peak
+    peak_rss_mib: float | None = None
 
 
 def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: BatchParams
@@ -179,7 +190,20 @@ def run_batch(store: Any, asset_ids: Sequence[str], params: BatchParams) -> Batc
     result.worker = f"{os.uname().nodename}:{os.getpid()}"
     del parts, readings
     release_freed_memory()
+    result.peak_rss_mib = peak_rss_mib()
     return result
+
+
+def peak_rss_mib() -> float | None:
+    """This process's peak resident memory in MiB (Linux ``VmHWM``; None elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def release_freed_memory() -> None:
@@ -280,6 +304,65 @@ class LocalExecutor(Executor):
     def map(self, fn, store, store_url, batches, params):
         for i, ids in enumerate(batches):
             yield i, fn(store, ids, params)
+
+
+class ProcessExecutor(Executor):
+    """Every batch in its own fresh child process, one at a time (see the module docstring).
+
+    The children start from a ``forkserver``: a clean process that has imported griddiag
+    once, so a child is forked from it in milliseconds with the modules loaded and without
+    the driver's heap or threads. ``fn`` must be importable by name (a module-level function).
+    """
+
+    name = "process"
+    #: modules the fork server imports once, so that every child starts with them
+    PRELOAD = ("griddiag.inspection.executor", "griddiag.inspection.job", "griddiag.detect",
+               "griddiag.detectors.grid", "griddiag.yoy")
+
+    def map(self, fn, store, store_url, batches, params):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if store_url is None:
+            store_url = store_url_for_workers(store)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(self.PRELOAD))
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1,
+                                 initializer=_exit_with_driver,
+                                 initargs=(os.getpid(),)) as pool:
+            for i, ids in enumerate(batches):
+                yield i, pool.submit(fn, store_url, list(ids), params).result()
+
+
+def _exit_with_driver(driver_pid: int) -> None:
+    """Initializer of a batch process: exit once the driver is gone.
+
+    A ``concurrent.futures`` worker waits on a queue whose both ends it holds, so when the
+    driver is killed (a scheduler's timeout, SIGKILL) it would wait for ever, and keep its fork
+    server alive too. A daemon thread checks every second that the driver still runs.
+    """
+    import threading
+
+    def driver_alive() -> bool:
+        try:
+            os.kill(driver_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, under another user
+            return True
+        try:  # killed but not yet reaped by its parent
+            with open(f"/proc/{driver_pid}/status", encoding="ascii") as fh:
+                return not any(line.startswith("State:") and "Z" in line.split()[1:2]
+                               for line in fh)
+        except OSError:
+            return True
+
+    def watch() -> None:
+        while driver_alive():
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="griddiag-driver-watch", daemon=True).start()
 
 
 def _require_dask():
@@ -419,10 +502,10 @@ def make_executor(executor: str | Executor = "local", *, scheduler: str | None =
         if scheduler is not None or workers is not None:
             raise ConfigError("scheduler and workers go to DaskExecutor(...), not beside it")
         return executor
-    if executor == "local":
+    if executor in ("local", "process"):
         if scheduler is not None or workers is not None:
             raise ConfigError("scheduler/workers need executor='dask' (--executor dask)")
-        return LocalExecutor()
+        return LocalExecutor() if executor == "local" else ProcessExecutor()
     if executor == "dask":
         return DaskExecutor(scheduler=scheduler, workers=workers)
     raise ConfigError(f"executor {executor!r}: expected one of {EXECUTORS}")

@@ -102,6 +102,10 @@ class InspectionResult:
         ``outputs_s``, ``total_s``).
     findings : polars.DataFrame
         The run's findings (``FINDINGS_SCHEMA``), ``resolved`` rows included.
+    memory : dict of str to float or None
+        Peak resident memory in MiB: ``driver_peak_mib`` of this process, ``batch_peak_mib``
+        the largest of the processes that ran the batches (this one with the local executor;
+        each batch's own child with ``executor="process"``). None where not reported.
     """
 
     run_id: str
@@ -113,6 +117,7 @@ class InspectionResult:
     counts: dict[str, Any]
     timings: dict[str, float]
     findings: pl.DataFrame = field(repr=False, default_factory=empty_findings)
+    memory: dict[str, float | None] = field(default_factory=dict)
 
     def at_or_above(self, severity: str) -> int:
         """Open findings (not ``resolved``) of ``severity`` or worse: what ``--fail-on``
@@ -402,8 +407,10 @@ def inspect(store: Store, *, year: int, baseline_years: Sequence[int] | None = N
         Overrides the profile's holiday calendar (ISO code of the ``holidays`` package).
     top_n : int
         Serious findings and significant changes that get charts in the report.
-    executor : {"local", "dask"} or Executor
-        Where the batches run (:mod:`griddiag.inspection.executor`): in this process, or on
+    executor : {"local", "process", "dask"} or Executor
+        Where the batches run (:mod:`griddiag.inspection.executor`): in this process, each in
+        a fresh child process (peak memory bound by one batch whatever the store's size; what
+        ``griddiag inspect`` uses), or on
         a Dask cluster. The results are the same either way.
     scheduler : str, optional
         With ``executor="dask"``: address of a running Dask scheduler (``tcp://host:8786``).
@@ -497,6 +504,7 @@ def inspect(store: Store, *, year: int, baseline_years: Sequence[int] | None = N
                              lo=lo, hi=hi, y0=y0, y1=y1, period_end=period_end, run_id=run_id,
                              top_n=top_n, numba_threads=runner.numba_threads())
         done = 0
+        batch_peak: float | None = None
         waiting: dict[int, Any] = {}
         next_i = 0
         # looked up here, not bound at import, so tests can wrap the batch function
@@ -510,6 +518,8 @@ def inspect(store: Store, *, year: int, baseline_years: Sequence[int] | None = N
                 next_i += 1
                 for k in ("read_s", "detect_s", "yoy_s", "charts_s"):
                     timings[k] += res.timings.get(k, 0.0)
+                if res.peak_rss_mib is not None:
+                    batch_peak = max(batch_peak or 0.0, res.peak_rss_mib)
                 t0 = time.perf_counter()
                 found = with_status(res.findings, prev_open)
                 if found.height:
@@ -577,9 +587,12 @@ def inspect(store: Store, *, year: int, baseline_years: Sequence[int] | None = N
     log.info("inspection %s complete: %d findings (%s), %d year-over-year rows, %.1f s",
              run_id, summary["counts"]["findings"], summary["counts"]["by_severity"],
              yoy.height, timings["total_s"])
+    from griddiag.inspection.executor import peak_rss_mib
+
     return InspectionResult(run_id, scope, year, baseline,
                             previous["run_id"] if previous else None, paths, counts,
-                            timings, findings)
+                            timings, findings,
+                            {"driver_peak_mib": peak_rss_mib(), "batch_peak_mib": batch_peak})
 
 
 def _process_batch(store, asset_ids, params):

@@ -521,6 +521,7 @@ class ParquetStore(Store):
             )
             if frame.height:
                 yield frame
+            del frame  # not held while the next batch is read
 
     def _scan(
         self,

@@ -1686,6 +1686,7 @@ class TimescaleStore(Store):
                 frame = self._read_frame(cur, batch, registry, mkeys, start_us, end_us)
             if frame.height:
                 yield frame
+            del frame  # not held while the next batch is read
 
     def _read_frame(self, cur: psycopg.Cursor[Any], batch: list[str], registry: dict[str, int],
                     mkeys: list[int] | None, start_us: int | None, end_us: int | None,
