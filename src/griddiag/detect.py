@@ -81,7 +81,7 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
                           f"{type(source).__name__}")
     parts = []
     # one batch alive at a time: a loop variable would keep the previous batch (and its
-    # sorted arrays) referenced while the next one is read, doubling the peak
+    # sorted arrays) referenced while the next one is read, adding a batch to that peak
     while (batch := next(batches, None)) is not None:
         found = detect_batch(batch, reg, prof, year=year, start=start, end=end)
         del batch
