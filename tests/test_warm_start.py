@@ -124,33 +124,119 @@ def test_launch_copies_small_readonly_arrays_only():
     w = np.arange(10, dtype=np.int64)
     r = w.copy()
     r.flags.writeable = False
-    assert launch(total, 10, w) == launch(total, 10, r) == 45
+    assert launch(total, w) == launch(total, r) == 45
     assert len(total.signatures) == 1  # not a second version for the read-only array
 
     seen = []
     big = np.zeros(COPY_READONLY_MAX + 1)
     big.flags.writeable = False
-    launch(lambda a, b: seen.extend([a, b]), 0, big, r)
+    launch(lambda a, b: seen.extend([a, b]), big, r)
     assert seen[0] is big  # large: passed as it is (a copy would cost memory)
     assert seen[1] is not r and seen[1].flags.writeable and np.array_equal(seen[1], r)
 
 
-def test_launch_restores_the_thread_count():
+def _owner_kernel():
     import numba
 
     from griddiag.config import JIT
-    from griddiag.kernels._launch import launch
 
     @numba.njit(**{**JIT, "cache": False})
-    def twice(a):
-        out = np.empty_like(a)
-        for i in numba.prange(a.shape[0]):
-            out[i] = 2 * a[i]
-        return out
+    def owner(first, end, offsets, out, calls):
+        """Marks each value with its series' number + 1; counts the calls per series."""
+        for s in range(first, end):
+            calls[s] += 1
+            for i in range(offsets[s], offsets[s + 1]):
+                out[i] = s + 1
 
+    return owner
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_launch_series_covers_every_series_once(monkeypatch, threads):
+    import numba
+
+    from griddiag.kernels import _launch
+
+    owner = _owner_kernel()
+    rng = np.random.default_rng(threads)
+    lengths = rng.integers(0, 50, size=40)
+    lengths[[0, 7, 39]] = [0, 400, 0]  # empty series at both ends, one long one
+    off = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    want = np.repeat(np.arange(1, 41), lengths)
+    monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
     before = numba.get_num_threads()
-    assert np.array_equal(launch(twice, 3, np.arange(3.0)), [0.0, 2.0, 4.0])
-    assert numba.get_num_threads() == before
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out, calls = np.zeros(off[-1], dtype=np.int64), np.zeros(40, dtype=np.int64)
+        _launch.launch_series(owner, off, off, out, calls)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(out, want) and (calls == 1).all()
+
+
+def test_launch_series_small_batches_stay_on_the_calling_thread(monkeypatch):
+    import threading
+
+    from griddiag.kernels import _launch
+
+    seen = []
+    off = np.array([0, 3, 5, 9], dtype=np.int64)
+    _launch.launch_series(lambda a, b, o: seen.append((a, b, threading.get_ident())), off, off)
+    assert seen == [(0, 3, threading.get_ident())]  # below PARALLEL_MIN_VALUES: one call
+    _launch.launch_series(lambda a, b: seen.append(a), np.zeros(1, dtype=np.int64))
+    assert len(seen) == 1  # no series: no call
+    monkeypatch.setattr(_launch, "NUMBA_PARALLEL", False)
+    monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
+    _launch.launch_series(lambda a, b, o: seen.append((a, b)), off, off)
+    assert seen[-1] == (0, 3)  # GRIDDIAG_NUMBA_PARALLEL=0: one call
+
+
+def test_launch_series_raises_a_chunks_error_after_all_chunks(monkeypatch):
+    from griddiag.kernels import _launch
+
+    monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
+    monkeypatch.setattr(_launch, "_thread_count", lambda n: 2)
+    done = []
+
+    def kernel(first, end):
+        if first == 0:
+            raise ValueError("bad chunk")
+        done.append((first, end))
+
+    off = np.arange(0, 81, 10, dtype=np.int64)  # 8 series of 10 values: 8 chunks
+    with pytest.raises(ValueError, match="bad chunk"):
+        _launch.launch_series(kernel, off)
+    assert sorted(done) == [(s, s + 1) for s in range(1, 8)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_chunk_bounds_cut_whole_series_into_about_equal_values(seed):
+    from griddiag.kernels._launch import _chunk_bounds
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    off = np.concatenate(([0], np.cumsum(rng.integers(0, 100, size=n)))).astype(np.int64)
+    b = _chunk_bounds(off, 8)
+    assert b[0] == 0 and b[-1] == n and (np.diff(b) > 0).all() and len(b) - 1 <= 8
+    if n >= 8 and off[-1] > 0:
+        # a chunk holds at most a share plus one series
+        assert (np.diff(off[b]) <= off[-1] / 8 + np.diff(off).max()).all()
+
+
+def test_small_detect_never_starts_numba_threads():
+    # a warm start must not pay for numba's threading layer (0.1-0.2 s)
+    code = """
+from datetime import datetime, timedelta, UTC
+import polars as pl, griddiag
+import numba.np.ufunc.parallel as p
+n = 96 * 2
+ts = [datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=15 * i) for i in range(n)]
+r = pl.DataFrame({"asset_id": ["M1"] * n, "ts": ts, "metric": ["energy_kwh"] * n,
+                  "value": [0.5 + (i % 96) / 96 for i in range(n)]})
+griddiag.detect(r)
+print(p._is_initialized)
+"""
+    assert _run(code, NUMBA_DISABLE_JIT="1").strip().splitlines()[-1] == "False"
 
 
 # -- holiday calendar ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Numeric constants and numba flags, in one place.
 
-Every kernel in :mod:`griddiag.kernels` compiles with :data:`JIT` (or :data:`JIT_SERIAL`) and takes
+Every kernel in :mod:`griddiag.kernels` compiles with :data:`JIT` and takes
 its statistical constants from here, so a reviewer finds every magic number in one file and a
 test can see which flags a kernel was built with.
 
@@ -9,8 +9,9 @@ Environment variables (read once, at import):
 ``GRIDDIAG_NUMBA_CACHE``
     ``0`` turns off numba's on-disk cache (default on: a CLI run must not recompile every time).
 ``GRIDDIAG_NUMBA_PARALLEL``
-    ``0`` compiles the batch kernels without ``parallel=True`` (one thread; useful under an outer
-    process pool, or to profile).
+    ``0`` runs every kernel on the calling thread (default: large batches are split by series
+    over threads, see :mod:`griddiag.kernels._launch`; useful under an outer process pool, or
+    to profile).
 
 ``GRIDDIAG_CACHE_DIR``
     Where griddiag keeps results that are slow to compute and never change for given inputs
@@ -29,7 +30,6 @@ from pathlib import Path
 __all__ = [
     "CACHE_DIR",
     "JIT",
-    "JIT_SERIAL",
     "MAD_TO_SIGMA",
     "MEANAD_TO_SIGMA",
     "NUMBA_CACHE",
@@ -67,20 +67,19 @@ NUMBA_PARALLEL: bool = _env_flag("GRIDDIAG_NUMBA_PARALLEL", True)
 NUMBA_FASTMATH: bool = False
 
 #: Batches with fewer values run on the calling thread (waking worker threads costs more).
+#: ``NUMBA_PARALLEL`` and this apply to :func:`griddiag.kernels._launch.launch_series`.
 PARALLEL_MIN_VALUES: int = 20_000
 
-#: Options of every batch kernel (``prange`` over series).
+#: Options of every kernel: compiled once per argument types, cached on disk, releasing the GIL
+#: (``launch_series`` runs chunks of series on threads), never ``parallel=True`` (its parallel
+#: regions cost 1-3 s each to compile; see :mod:`griddiag.kernels._launch`).
 JIT: dict[str, object] = {
     "cache": NUMBA_CACHE,
-    "parallel": NUMBA_PARALLEL,
     "fastmath": NUMBA_FASTMATH,
     "nogil": True,
     # numpy semantics for x / 0 (inf or NaN, no ZeroDivisionError check in the inner loop)
     "error_model": "numpy",
 }
-
-#: Options of the helpers that kernels call per series (inlined into the parallel kernels).
-JIT_SERIAL: dict[str, object] = {**JIT, "parallel": False}
 
 #: Consistency constant of the MAD for the normal distribution, ``1 / Phi^-1(3/4)``
 #: (Rousseeuw & Croux 1993, JASA 88:1273); ``1.4826 * MAD`` estimates sigma.

@@ -5,9 +5,10 @@ NaN = missing slot of a regular grid) and ``offsets`` (``n_series + 1`` int64; s
 ``values[offsets[i]:offsets[i + 1]]``; ``None`` = one series). Each public function checks its
 arguments and calls a private numba kernel that trusts them (``rolling_mad`` ->
 ``_rolling_stats``). Kernels with real work per slot (rolling statistics, seasonal profile,
-register classification) run over the series in parallel (``prange``); those doing O(1)
-work per slot are memory-bound and run on one thread, which also saves their compile time.
-Batches below ``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
+register classification) run over chunks of series on threads (``launch_series`` in
+:mod:`._launch`, not numba's ``prange``, whose parallel regions cost seconds each to compile);
+those doing O(1) work per slot are memory-bound and run on one thread. Batches below
+``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
 
 One compiled version per helper: numba compiles a jitted function once per argument *type*,
 and an int literal is a type of its own (``Literal[int](0)``). A helper called with a

@@ -26,12 +26,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 
 __all__ = ["median_inplace", "median_small", "median_step", "select", "sort_inplace"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def select(a, lo, hi, k):
     """The k-th smallest of ``a[lo:hi]`` (``lo <= k < hi``), partially sorting it in place.
 
@@ -72,7 +72,7 @@ def select(a, lo, hi, k):
     return a[lo]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def median_inplace(a, m):
     """Median of ``a[:m]`` (m >= 1), reordering it; equals ``numpy.median``."""
     h = m >> 1
@@ -86,7 +86,7 @@ def median_inplace(a, m):
     return (lower + upper) / 2.0
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def median_step(u, a, b):
     """Median of the positive steps between consecutive values of the sorted ``u[a:b]``
     (int64 times): a series' interval, which a few gaps or repeated instants do not change.
@@ -101,7 +101,7 @@ def median_step(u, a, b):
     return median_inplace(d, k) if k > 0 else np.nan
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def median_small(tmp, m):
     """Median of ``tmp[:m]`` (m >= 1), sorting it in place (insertion sort: m is small)."""
     for i in range(1, m):
@@ -117,7 +117,7 @@ def median_small(tmp, m):
     return (tmp[h - 1] + tmp[h]) / 2.0
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sift_down(a, root, end):
     v = a[root]
     while True:
@@ -133,7 +133,7 @@ def _sift_down(a, root, end):
     a[root] = v
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def sort_inplace(a, n):
     """Sort ``a[:n]`` ascending in place (heapsort: Williams 1964, CACM 7:347; no NaN)."""
     for root in range((n >> 1) - 1, -1, -1):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import as_int_array, check_offsets
@@ -33,7 +33,7 @@ US_PER_DAY = 86_400_000_000
 _NEVER = np.iinfo(np.int64).max
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _local_calendar(ts, offsets, step, series_zone, zone_start, tr_time, tr_offset,
                     first_day, day_types, day, slot_of_day, day_type, last_slot):
     """Series after series, on one thread: a few compares and three stores per slot, bound
@@ -171,6 +171,6 @@ def local_calendar(ts_us, offsets, step_us, *, transitions_us, utc_offsets_us, d
     last = np.zeros(n_series, dtype=np.int64)
     if types.shape[0] == 0:  # no slot needs one (checked above); the kernel reads types[0]
         types = np.zeros(1, dtype=np.int8)
-    launch(_local_calendar, n, ts, off, step, zone, z_off, tr_time, tr_offset, d0, types,
+    launch(_local_calendar, ts, off, step, zone, z_off, tr_time, tr_offset, d0, types,
            day, slot_of_day, day_type, last)
     return day, slot_of_day, day_type, int(last.max()) + 1 if n_series else 1

@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL, MAD_TO_SIGMA
+from griddiag.config import JIT, MAD_TO_SIGMA
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._validate import (
     as_batch,
     as_float_array,
@@ -44,7 +44,7 @@ from griddiag.kernels.rolling import _rolling_stats
 __all__ = ["change_index", "cusum", "level_shift"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _level_shift(values, offsets, window, med, mad, min_scale, shift, score):
     """From trailing stats (window ending at each slot, unmasked), fill shift and score.
 
@@ -73,7 +73,7 @@ def _level_shift(values, offsets, window, med, mad, min_scale, shift, score):
                 score[t] = 0.0 if d == 0.0 else np.inf
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _change_index(score, offsets, out):
     """Per series: the middle of the first run of slots holding the maximal score; -1 if none.
 
@@ -143,11 +143,11 @@ def level_shift(values, offsets=None, window: int = 7 * 96, *,
     mad = np.empty(n, dtype=np.float64)
     # trailing statistics at every slot, missing ones included (mask_invalid=False): the
     # windows before and after slot t end at t - 1 and t + window - 1
-    launch(_rolling_stats, n, vals, off, w, 0, mp, 0.0, True, True, False, False, med, mad,
-           np.empty(0, dtype=np.float64))
+    launch_series(_rolling_stats, off, vals, off, w, 0, mp, 0.0, True, True, False, False, med,
+                  mad, np.empty(0, dtype=np.float64))
     shift = np.empty(n, dtype=np.float64)
     score = np.empty(n, dtype=np.float64)
-    launch(_level_shift, n, vals, off, w, med, mad, ms, shift, score)
+    launch(_level_shift, vals, off, w, med, mad, ms, shift, score)
     return shift, score
 
 
@@ -160,11 +160,11 @@ def change_index(score, offsets=None) -> np.ndarray:
     sc = as_float_array(score, "score")
     off = check_offsets(offsets, sc.shape[0])
     out = np.empty(off.shape[0] - 1, dtype=np.int64)
-    launch(_change_index, sc.shape[0], sc, off, out)
+    launch(_change_index, sc, off, out)
     return out
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _cusum(values, offsets, window, med, mad, drift, threshold, clip, min_scale,
            stat, change, reference):
     """From trailing stats (window ending at each slot), run the robust CUSUM per series.
@@ -283,10 +283,10 @@ def cusum(values, offsets=None, window: int = 28, *, drift: float = 1.0,
     n = vals.shape[0]
     med = np.empty(n, dtype=np.float64)
     mad = np.empty(n, dtype=np.float64)
-    launch(_rolling_stats, n, vals, off, w, 0, mp, 0.0, True, True, False, False, med, mad,
-           np.empty(0, dtype=np.float64))
+    launch_series(_rolling_stats, off, vals, off, w, 0, mp, 0.0, True, True, False, False, med,
+                  mad, np.empty(0, dtype=np.float64))
     stat = np.empty(n, dtype=np.float64)
     change = np.empty(n, dtype=np.int64)
     reference = np.empty(n, dtype=np.float64)
-    launch(_cusum, n, vals, off, w, med, mad, k, h, c, ms, stat, change, reference)
+    launch(_cusum, vals, off, w, med, mad, k, h, c, ms, stat, change, reference)
     return stat, change, reference

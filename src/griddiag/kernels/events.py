@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import (
@@ -25,7 +25,7 @@ from griddiag.kernels._validate import (
 __all__ = ["flags_to_events", "prefix_sums"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _flagged_to_events(idx, series_of, scores, has_scores, max_gap, min_len):
     """Events of the flagged slots ``idx`` (increasing; ``series_of`` their series): one pass
     over the flagged slots only, which a detector has a few of among millions of slots.
@@ -121,11 +121,11 @@ def flags_to_events(flags, offsets=None, scores=None, *, max_gap: int = 0, min_l
     # empty series share their offset with the next)
     idx = np.flatnonzero(f)
     series_of = np.searchsorted(off, idx, side="right") - 1
-    return launch(_flagged_to_events, idx.shape[0], idx, series_of, sc, scores is not None,
+    return launch(_flagged_to_events, idx, series_of, sc, scores is not None,
                   int(max_gap), ml)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _prefix_sums(values, valid, csum, vsum):
     """One pass: validity, and the running sums of the valid values and of their count, in
     NumPy's order of additions (``np.cumsum`` adds left to right, starting from the first
@@ -162,5 +162,5 @@ def prefix_sums(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     valid = np.empty(n, dtype=np.bool_)
     csum = np.empty(n + 1, dtype=np.float64)
     vsum = np.empty(n + 1, dtype=np.int64)
-    launch(_prefix_sums, n, vals, valid, csum, vsum)
+    launch(_prefix_sums, vals, valid, csum, vsum)
     return valid, csum, vsum

@@ -19,18 +19,18 @@ kernel only matches the integers it is given.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._order import median_small
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 
 __all__ = ["last_year_baseline"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _baseline_series(x, day, day_type, lag, half, min_days, out):
     n = x.shape[0]
     tmp = np.empty(2 * half + 1, dtype=np.float64)
@@ -52,8 +52,8 @@ def _baseline_series(x, day, day_type, lag, half, min_days, out):
 
 
 @njit(**JIT)
-def _last_year_baseline(values, offsets, day, day_type, lag, half, min_days, out):
-    for s in prange(offsets.shape[0] - 1):
+def _last_year_baseline(first, end, values, offsets, day, day_type, lag, half, min_days, out):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         if b > a:
@@ -110,5 +110,5 @@ def last_year_baseline(values, offsets, day, day_type, *, lag_days: int = 364,
                               f">= day[{i + 1}] = {d[i + 1]} (one slot per local day: use "
                               "daily totals)")
     out = np.empty(n, dtype=np.float64)
-    launch(_last_year_baseline, n, vals, off, d, dt, lag, half, md, out)
+    launch_series(_last_year_baseline, off, vals, off, d, dt, lag, half, md, out)
     return out

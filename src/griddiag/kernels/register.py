@@ -21,10 +21,10 @@ Codes per slot, for the step from the previous valid reading of the series to th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL
-from griddiag.kernels._launch import launch
+from griddiag.config import JIT
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._order import median_inplace, select
 from griddiag.kernels._validate import (
     as_batch,
@@ -53,7 +53,7 @@ ROLLOVER = 2
 RESET = 3
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _register_delta(values, offsets, out):
     for s in range(offsets.shape[0] - 1):
         prev = np.nan
@@ -66,7 +66,7 @@ def _register_delta(values, offsets, out):
                 out[t] = np.nan
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _typical_increment(x, tmp):
     """Median of the positive per-slot increments ``(x[t] - x[p]) / (t - p)`` of ``x``."""
     m = np.int64(0)
@@ -86,7 +86,7 @@ def _typical_increment(x, tmp):
     return median_inplace(tmp, m)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _typical_increments(values, offsets, out):
     for s in range(offsets.shape[0] - 1):
         a = offsets[s]
@@ -95,7 +95,7 @@ def _typical_increments(values, offsets, out):
         out[s] = _typical_increment(values[a:b], tmp)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _classify_series(x, limit, increment_factor, reset_fraction, tolerance, codes, consumption):
     n = x.shape[0]
     tmp = np.empty(n, dtype=np.float64)
@@ -148,9 +148,9 @@ def _classify_series(x, limit, increment_factor, reset_fraction, tolerance, code
 
 
 @njit(**JIT)
-def _classify_register(values, offsets, limits, increment_factor, reset_fraction, tolerance,
-                       codes, consumption):
-    for s in prange(offsets.shape[0] - 1):
+def _classify_register(first, end, values, offsets, limits, increment_factor, reset_fraction,
+                       tolerance, codes, consumption):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         if b > a:
@@ -169,7 +169,7 @@ _SAMPLE = 1024
 _SAMPLE_HALF_WIDTH = 48
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _median_finite(x):
     """Median of the finite values of ``x`` (NaN if none), equal to ``numpy.median``; ``x`` is
     left as it is.
@@ -232,7 +232,7 @@ def _median_finite(x):
     return median_inplace(tmp, m) if m > 0 else np.nan
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _series_median(values, offsets, out):
     """Two light passes per series: memory-bound, so one thread (measured on 4.2 M values,
     2 cores: 29 ms, the same as with ``prange``)."""
@@ -248,7 +248,7 @@ def series_median(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(off.shape[0] - 1, dtype=np.float64)
-    launch(_series_median, vals.shape[0], vals, off, out)
+    launch(_series_median, vals, off, out)
     return out
 
 
@@ -260,7 +260,7 @@ def register_delta(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(vals.shape[0], dtype=np.float64)
-    launch(_register_delta, vals.shape[0], vals, off, out)
+    launch(_register_delta, vals, off, out)
     return out
 
 
@@ -272,7 +272,7 @@ def typical_increment(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(off.shape[0] - 1, dtype=np.float64)
-    launch(_typical_increments, vals.shape[0], vals, off, out)
+    launch(_typical_increments, vals, off, out)
     return out
 
 
@@ -324,5 +324,5 @@ def classify_register(values, offsets=None, limit=np.nan, *, increment_factor: f
     n = vals.shape[0]
     codes = np.empty(n, dtype=np.int8)
     consumption = np.empty(n, dtype=np.float64)
-    launch(_classify_register, n, vals, off, lim, f, r, tol, codes, consumption)
+    launch_series(_classify_register, off, vals, off, lim, f, r, tol, codes, consumption)
     return codes, consumption

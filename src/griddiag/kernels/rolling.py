@@ -33,11 +33,11 @@ Semantics (all kernels of :mod:`griddiag.kernels`)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL, MAD_TO_SIGMA, MEANAD_TO_SIGMA
+from griddiag.config import JIT, MAD_TO_SIGMA, MEANAD_TO_SIGMA
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._validate import (
     as_batch,
     as_bool_array,
@@ -57,14 +57,14 @@ _U1 = np.uint64(1)
 # (cached) buffer beats a binary search whose every branch is a coin toss (measured: 80 ns per
 # step against 120 ns for w = 96 on the 2-core dev box).
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _shift_down(buf, lo, hi):
     """``buf[lo:hi] = buf[lo + 1:hi + 1]`` (opens a hole at ``hi``)."""
     for j in range(np.uint64(lo), np.uint64(hi)):
         buf[j] = buf[j + _U1]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _shift_up(buf, lo, hi):
     """``buf[lo + 1:hi + 1] = buf[lo:hi]`` (opens a hole at ``lo``)."""
     j = np.uint64(hi)
@@ -74,7 +74,7 @@ def _shift_up(buf, lo, hi):
         j -= _U1
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _rank_lt(buf, n, v):
     """``count(buf[:n] < v)`` for sorted ``buf``: one probe at the middle picks the half that
     can hold the boundary, and a vectorised count over that half does the rest."""
@@ -91,7 +91,7 @@ def _rank_lt(buf, n, v):
     return c
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _rank_le(buf, n, v):
     """``count(buf[:n] <= v)`` for sorted ``buf`` (see :func:`_rank_lt`)."""
     h = n >> 1
@@ -107,7 +107,7 @@ def _rank_le(buf, n, v):
     return c
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sorted_insert(buf, n, v):
     """Insert ``v`` into ``buf[:n]`` (sorted); the caller then has ``n + 1`` values."""
     q = _rank_le(buf, n, v)
@@ -115,14 +115,14 @@ def _sorted_insert(buf, n, v):
     buf[q] = v
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sorted_remove(buf, n, v):
     """Remove one copy of ``v`` (present) from ``buf[:n]``; the caller then has ``n - 1``."""
     p = _rank_lt(buf, n, v)
     _shift_down(buf, p, n - 1)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sorted_replace(buf, n, old, new):
     """Replace one copy of ``old`` (present) by ``new`` in ``buf[:n]``, keeping it sorted.
 
@@ -140,7 +140,7 @@ def _sorted_replace(buf, n, old, new):
         buf[q] = new
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sorted_median(buf, n):
     h = n >> 1
     if n & 1:
@@ -148,7 +148,7 @@ def _sorted_median(buf, n):
     return (buf[h - 1] + buf[h]) / 2.0
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _sorted_mad(buf, n, m, i0):
     """Median of ``|buf[:n] - m|`` for sorted ``buf`` and its median ``m``.
 
@@ -199,7 +199,7 @@ def _sorted_mad(buf, n, m, i0):
     return (kth + min(a_next, b_next)) / 2.0, i
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _robust_scale(buf, n, m, mad, min_scale):
     """sigma estimate: ``1.4826 * MAD``; if the MAD is 0, ``1.2533 * mean|x - m|``; floored."""
     if mad > 0.0:
@@ -242,7 +242,7 @@ def _robust_scale(buf, n, m, mad, min_scale):
     return scale
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _rolling_series(x, window, lead, min_periods, min_scale, want_med, want_mad, want_z,
                     mask_invalid, out_med, out_mad, out_z):
     """One series: statistics of the window ``[t - (window - 1 - lead), t + lead]`` of each t.
@@ -299,11 +299,11 @@ def _rolling_series(x, window, lead, min_periods, min_scale, want_med, want_mad,
 
 
 @njit(**JIT)
-def _rolling_stats(values, offsets, window, lead, min_periods, min_scale, want_med, want_mad,
-                   want_z, mask_invalid, out_med, out_mad, out_z):
+def _rolling_stats(first, end, values, offsets, window, lead, min_periods, min_scale, want_med,
+                   want_mad, want_z, mask_invalid, out_med, out_mad, out_z):
     """Batch kernel: fills the wanted ``out_*`` (length of ``values``; unwanted ones may be
     empty); trusts its input."""
-    for s in prange(offsets.shape[0] - 1):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         if b > a:
@@ -312,7 +312,7 @@ def _rolling_stats(values, offsets, window, lead, min_periods, min_scale, want_m
                             out_z[a:b])
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_scale,
               mask_invalid, out_med, out_mad, out_z):
     """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
@@ -367,8 +367,8 @@ def _run(values, offsets, window, center, min_periods, min_scale, want_med, want
     ms = check_nonnegative(min_scale, "min_scale")
     n = vals.shape[0]
     outs = [np.empty(n if want else 0, dtype=np.float64) for want in (want_med, want_mad, want_z)]
-    launch(_rolling_stats, n, vals, off, w, lead, mp, ms, want_med, want_mad, want_z,
-           mask_invalid, *outs)
+    launch_series(_rolling_stats, off, vals, off, w, lead, mp, ms, want_med, want_mad, want_z,
+                  mask_invalid, *outs)
     return tuple(o if want else None for o, want in zip(outs, (want_med, want_mad, want_z)))
 
 
@@ -456,5 +456,5 @@ def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool
     ms = check_nonnegative(min_scale, "min_scale")
     outs = tuple(np.full(vals.shape[0], np.nan) for _ in range(3))
     at_series = np.searchsorted(off, at, side="right") - 1
-    launch(_stats_at, at.shape[0] * w, vals, off, at, at_series, w, lead, mp, ms, True, *outs)
+    launch(_stats_at, vals, off, at, at_series, w, lead, mp, ms, True, *outs)
     return outs

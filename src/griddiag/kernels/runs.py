@@ -13,9 +13,8 @@ A slot is valid when its value is finite; NaN and +-inf are both invalid (see
 
 These kernels do O(1) work per slot and are bound by memory, not arithmetic: each reads the
 values once and writes each output slot once, testing the slot in the same pass (no
-temporary mask array). They loop over the series on one thread: ``parallel=True`` would add
-seconds of compile time (issue 3 keeps the whole profile's cold compile under 30 s) and a
-thread wake-up per call for little gain on a memory-bound loop.
+temporary mask array). They loop over the series on one thread (``launch``, not ``launch_series``): threads would
+add a wake-up per call for little gain on a memory-bound loop.
 
 The module also puts readings into their slots (:func:`place_on_grid`, for
 :func:`griddiag.detectors.grid.to_grid`): a whole batch's readings in one call, read where
@@ -28,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._order import sort_inplace
@@ -50,7 +49,7 @@ __all__ = ["RUN_DTYPE", "constant_runs", "interval_segments", "mask_runs", "nan_
 RUN_DTYPE = np.int32
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _fill(out, i, j):
     """Every slot of the run ``[i, j)`` gets its length."""
     n = j - i
@@ -66,7 +65,7 @@ def _fill(out, i, j):
 # went from 8.3x to about 5x a NumPy sum over the same array (benchmarks/bench_detect.py (b)).
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _mask_series(m, out):
     p = 0
     n = m.shape[0]
@@ -79,14 +78,14 @@ def _mask_series(m, out):
         _fill(out, n - p, n)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _mask_runs(mask, offsets, out):
     """Length of the run of True containing each slot (0 at False slots)."""
     for s in range(offsets.shape[0] - 1):
         _mask_series(mask[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _nan_series(x, out):
     p = 0
     n = x.shape[0]
@@ -100,14 +99,14 @@ def _nan_series(x, out):
         _fill(out, n - p, n)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _nan_runs(values, offsets, out):
     """Length of the run of invalid (NaN or +-inf) values containing each slot."""
     for s in range(offsets.shape[0] - 1):
         _nan_series(values[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _zero_series(x, tolerance, out):
     p = 0
     n = x.shape[0]
@@ -121,7 +120,7 @@ def _zero_series(x, tolerance, out):
         _fill(out, n - p, n)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _zero_runs(values, offsets, tolerance, out):
     """Length of the run of valid ``|x| <= tolerance`` containing each slot (NaN and inf
     compare False: not zero)."""
@@ -130,7 +129,7 @@ def _zero_runs(values, offsets, tolerance, out):
                      out[offsets[s]:offsets[s + 1]])
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _equal_series(x, out):
     """Runs of identical valid values (``tolerance == 0``): a slot continues the run of its
     predecessor when it equals it (NaN equals nothing; an inf is not valid: its slot is 0)."""
@@ -150,7 +149,7 @@ def _equal_series(x, out):
         _fill(out, n - p, n)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _range_series(x, tolerance, out):
     """Greedy runs of valid values whose range (max - min) is <= ``tolerance`` (> 0)."""
     n = x.shape[0]
@@ -179,7 +178,7 @@ def _range_series(x, tolerance, out):
         i = j
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _constant_runs(values, offsets, tolerance, out):
     """Greedy left-to-right runs of valid values whose range (max - min) is <= tolerance."""
     for s in range(offsets.shape[0] - 1):
@@ -191,7 +190,7 @@ def _constant_runs(values, offsets, tolerance, out):
             _range_series(x, tolerance, o)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _table_series(run_length, a, b, min_length, s, series, start, end, pos):
     """Runs of ``run_length[a:b]`` (walked by jumping over each run); returns the next row."""
     i = a
@@ -210,7 +209,7 @@ def _table_series(run_length, a, b, min_length, s, series, start, end, pos):
     return pos
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _run_table(run_length, offsets, min_length):
     n_series = offsets.shape[0] - 1
     counts = np.zeros(n_series + 1, dtype=np.int64)
@@ -246,7 +245,7 @@ def mask_runs(mask, offsets=None) -> np.ndarray:
     m = as_bool_array(mask, "mask")
     off = check_offsets(offsets, m.shape[0])
     out = np.empty(m.shape[0], dtype=RUN_DTYPE)
-    launch(_mask_runs, m.shape[0], m, off, out)
+    launch(_mask_runs, m, off, out)
     return out
 
 
@@ -258,7 +257,7 @@ def nan_runs(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_nan_runs, vals.shape[0], vals, off, out)
+    launch(_nan_runs, vals, off, out)
     return out
 
 
@@ -271,7 +270,7 @@ def zero_runs(values, offsets=None, *, tolerance: float = 0.0) -> np.ndarray:
     vals, off = as_batch(values, offsets)
     tol = check_nonnegative(tolerance, "tolerance")
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_zero_runs, vals.shape[0], vals, off, tol, out)
+    launch(_zero_runs, vals, off, tol, out)
     return out
 
 
@@ -291,11 +290,11 @@ def constant_runs(values, offsets=None, *, tolerance: float = 0.0) -> np.ndarray
     vals, off = as_batch(values, offsets)
     tol = check_nonnegative(tolerance, "tolerance")
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_constant_runs, vals.shape[0], vals, off, tol, out)
+    launch(_constant_runs, vals, off, tol, out)
     return out
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _run_hours(run_length, offsets, interval_us, empty, out):
     for s in range(offsets.shape[0] - 1):
         step = interval_us[s]
@@ -332,7 +331,7 @@ def run_hours(run_length, offsets, interval_us, *, empty: float = 0.0) -> np.nda
     step = np.broadcast_to(np.asarray(interval_us), (n_series,))
     step = as_int_array(step, "interval_us", length=n_series, low=1)
     out = np.empty(rl.shape[0], dtype=np.float64)
-    launch(_run_hours, rl.shape[0], rl, off, step, float(empty), out)
+    launch(_run_hours, rl, off, step, float(empty), out)
     return out
 
 
@@ -360,13 +359,13 @@ def run_table(run_length, offsets=None, *, min_length: int = 1
     rl = as_int_array(rl, "run_length", length=rl.shape[0], dtype=RUN_DTYPE, low=0,
                       high=2**31)
     mn = check_positive_int(min_length, "min_length")
-    return launch(_run_table, rl.shape[0], rl, off, mn)
+    return launch(_run_table, rl, off, mn)
 
 
 # -- interval segments: runs of equal steps between timestamps --------------------------------
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _step_mode(t, a, b):
     """Most common positive step of ``t[a:b]`` (ties: the shorter step; -1 when none).
 
@@ -422,7 +421,7 @@ def _step_mode(t, a, b):
     return best
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _boundary(t, e, i, d_old, d_new):
     """First row of the new segment, in ``[min(e + 1, i), i]``: the one that leaves the fewest
     steps off their segment's grid (a step not a multiple of its interval); ties go to the
@@ -446,7 +445,7 @@ def _boundary(t, e, i, d_old, d_new):
     return best
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _segments_of(t, a, b, declared, min_run, start, step, pos):
     """Segments of series ``t[a:b]``; writes rows ``pos...`` when there is room; returns
     the next row.
@@ -494,7 +493,7 @@ def _segments_of(t, a, b, declared, min_run, start, step, pos):
     return pos
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _interval_segments(t, starts, ends, declared, min_run):
     """Count each series' segments, keeping the first; write the others' only for the series
     that split (most have one segment: a second pass over their steps would repeat the
@@ -595,13 +594,13 @@ def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
     else:
         dec = as_int_array(declared_us, "declared_us", length=n_series)
     mr = check_positive_int(min_run, "min_run")
-    return launch(_interval_segments, int((end - first).sum()), t, first, end, dec, mr)
+    return launch(_interval_segments, t, first, end, dec, mr)
 
 
 # -- readings onto their segments' grids ------------------------------------------------------
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _rows_in_period(t, first, end, lo, hi, out_first, out_end):
     for s in range(first.shape[0]):
         a = np.searchsorted(t[first[s]:end[s]], lo, side="left")
@@ -621,12 +620,12 @@ def rows_in_period(t_us, first, end, lo_us: int | None = None, hi_us: int | None
     hi = np.iinfo(np.int64).max if hi_us is None else int(hi_us)
     out_first = np.empty(f.shape[0], dtype=np.int64)
     out_end = np.empty(f.shape[0], dtype=np.int64)
-    launch(_rows_in_period, f.shape[0], np.ascontiguousarray(t, dtype=np.int64), f, e, lo, hi,
+    launch(_rows_in_period, np.ascontiguousarray(t, dtype=np.int64), f, e, lo, hi,
            out_first, out_end)
     return out_first, out_end
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _place_on_grid(t, value, row_start, row_end, t0, step, offsets, values, ts_us, counts):
     """Each segment: its slots (times, NaN), then its readings in time order, so readings
     sharing a slot are neighbours and a collision needs no count per slot, and a reading at
@@ -721,5 +720,5 @@ def place_on_grid(t_us, value, row_start, t0_us, step_us, offsets, row_end=None
     values = np.empty(n, dtype=np.float64)
     ts_us = np.empty(n, dtype=np.int64)
     counts = np.zeros((n_seg, 3), dtype=np.int64)
-    launch(_place_on_grid, n, t, v, rows, ends, base, step, off, values, ts_us, counts)
+    launch(_place_on_grid, t, v, rows, ends, base, step, off, values, ts_us, counts)
     return values, ts_us, counts

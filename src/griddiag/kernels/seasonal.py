@@ -19,11 +19,11 @@ or 100 slots): the kernel only groups by the integer keys it is given.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._order import median_small
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 from griddiag.kernels.rolling import rolling_robust_z
@@ -31,7 +31,7 @@ from griddiag.kernels.rolling import rolling_robust_z
 __all__ = ["seasonal_profile", "seasonal_residual_z"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _profile_series(x, key, n_keys, n_history, min_history, max_age, out):
     n = x.shape[0]
     # ring buffers of the last n_history valid values (and their positions) per key
@@ -61,8 +61,9 @@ def _profile_series(x, key, n_keys, n_history, min_history, max_age, out):
 
 
 @njit(**JIT)
-def _seasonal_profile(values, offsets, key, n_keys, n_history, min_history, max_age, out):
-    for s in prange(offsets.shape[0] - 1):
+def _seasonal_profile(first, end, values, offsets, key, n_keys, n_history, min_history, max_age,
+                      out):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         if b > a:
@@ -88,7 +89,7 @@ def _profile(values, offsets, slot, day_type, n_slots, n_day_types, n_history, m
         age = check_positive_int(max_age, "max_age")
     key = dt * ns + sl
     out = np.empty(n, dtype=np.float64)
-    launch(_seasonal_profile, n, vals, off, key, ns * nd, nh, mh, age, out)
+    launch_series(_seasonal_profile, off, vals, off, key, ns * nd, nh, mh, age, out)
     return vals, off, out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._order import median_step, sort_inplace
@@ -26,7 +26,7 @@ from griddiag.kernels._validate import as_float_array, check_offsets
 __all__ = ["group_grids"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _group_span(t, row_offsets, series, a, b):
     """First and last timestamp of the series ``series[a:b]`` and the median positive step
     of their timestamps' union."""
@@ -68,7 +68,7 @@ def _group_span(t, row_offsets, series, a, b):
 # memory-bound, so one thread, like griddiag.kernels.runs (measured on the 120-meter batch,
 # 2 cores: 11 and 110 ms serial against 27 and 150 ms with prange), and they compile faster.
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _group_spans(t, row_offsets, series, group_offsets):
     n_groups = group_offsets.shape[0] - 1
     t0 = np.empty(n_groups, dtype=np.int64)
@@ -82,7 +82,7 @@ def _group_spans(t, row_offsets, series, group_offsets):
     return t0, t1, med
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _fill_slots(t, value, row_offsets, series, column, group_offsets, t0, step, slot_offsets,
                 n_columns):
     n = slot_offsets[-1]
@@ -153,12 +153,12 @@ def group_grids(t_us, values, row_offsets, series, column, group_offsets, n_colu
         raise ConfigError(f"default_step_us must be positive, got {default_step_us}")
     if goff.shape[0] > 1 and (np.diff(goff) < 1).any():
         raise ConfigError("every group needs at least one series (group_offsets increasing)")
-    t0, t1, med = launch(_group_spans, int(t.shape[0]), t, roff, sel, goff)
+    t0, t1, med = launch(_group_spans, t, roff, sel, goff)
     # np.round: half to even, as polars rounds the median the electrical grids used to take
     step = np.where(np.isfinite(med) & (med > 0), np.round(np.nan_to_num(med)),
                     default_step_us).astype(np.int64)
     slot_offsets = np.zeros(t0.shape[0] + 1, dtype=np.int64)
     np.cumsum((t1 - t0) // step + 1, out=slot_offsets[1:])
-    slots = launch(_fill_slots, int(t.shape[0]), t, v, roff, sel, col, goff, t0, step,
+    slots = launch(_fill_slots, t, v, roff, sel, col, goff, t0, step,
                    slot_offsets, int(n_columns))
     return t0, step, slot_offsets, slots

@@ -15,21 +15,21 @@ by the caller as an integer day number per slot (local calendar; DST days simply
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 
 __all__ = ["daily_peak_ratio"]
 
 
 @njit(**JIT)
-def _daily_peak_ratio(values, offsets, day, rank, min_valid, out):
+def _daily_peak_ratio(first, end, values, offsets, day, rank, min_valid, out):
     """One pass per day: keep the day's ``rank`` largest values, then divide (in parallel
     over the series: a division and a few data-dependent compares per slot)."""
-    for s in prange(offsets.shape[0] - 1):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         top = np.empty(rank, dtype=np.float64)  # the day's largest values, descending
@@ -102,5 +102,5 @@ def daily_peak_ratio(values, offsets=None, day=None, *, rank: int = 3, min_valid
             raise ConfigError(f"day must not decrease within a series: day[{i}] = {dy[i]} > "
                               f"day[{i + 1}] = {dy[i + 1]}; sort each series by time")
     out = np.empty(vals.shape[0], dtype=np.float64)
-    launch(_daily_peak_ratio, vals.shape[0], vals, off, dy, rk, mv, out)
+    launch_series(_daily_peak_ratio, off, vals, off, dy, rk, mv, out)
     return out

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT_SERIAL
+from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._validate import (
@@ -41,7 +41,7 @@ from griddiag.kernels._validate import (
 __all__ = ["bin_to_readings", "span_compare"]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _span_compare(obs_step, exp_step, excluded, anchor, offsets, frac, abs_tol,
                   out_obs, out_exp, out_score):
     """O(1) per slot, so one thread (see :mod:`griddiag.kernels.runs`)."""
@@ -124,11 +124,11 @@ def span_compare(observed_step, expected_step, excluded, anchor, offsets=None, *
     frac = check_nonnegative(tolerance_fraction, "tolerance_fraction")
     tol = check_nonnegative(tolerance_abs, "tolerance_abs")
     out = [np.empty(n, dtype=np.float64) for _ in range(3)]
-    launch(_span_compare, n, obs, exp, exc, anc, off, frac, tol, *out)
+    launch(_span_compare, obs, exp, exc, anc, off, frac, tol, *out)
     return out[0], out[1], out[2]
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _bin_to_readings(values, offsets, t0, step, smap, r_t0, r_step, r_off, total, missing):
     """O(1) per interval, so one thread; and two interval series (segments of one meter's
     channel) may feed the same register series. Series are walked in batch order, so each

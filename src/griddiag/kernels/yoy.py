@@ -5,8 +5,8 @@ Each *pair* is series ``i`` of a current batch (``a_values[a_offsets[i]:a_offset
 series ``i`` of a baseline batch (``b_values``/``b_offsets``), e.g. the daily energy of one
 meter on the compared dates of this year and of the baseline years. Invalid values (NaN, +-inf)
 are dropped, as in every kernel of this package. The public functions check their arguments
-and call numba kernels that run over pairs in parallel (``prange``); the plain references are
-``baselines/yoy_scipy.py`` (scipy's ``ks_2samp``, ``wasserstein_distance``, NumPy loops).
+and call numba kernels that run over chunks of pairs on threads (``launch_series``); the plain
+references are ``baselines/yoy_scipy.py`` (scipy's ``ks_2samp``, ``wasserstein_distance``, NumPy loops).
 
 - :func:`distribution_shift`: two-sample Kolmogorov-Smirnov statistic with its asymptotic
   p-value, 1-Wasserstein distance, population stability index and quantile deltas, from one
@@ -37,10 +37,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from griddiag.config import JIT, JIT_SERIAL
-from griddiag.kernels._launch import launch
+from griddiag.config import JIT
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._validate import as_batch, check_positive_int
 
 __all__ = [
@@ -67,7 +67,7 @@ PSI_FLOOR = 1e-4
 MAX_RHO = 0.95
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _kolmogorov_sf(x):
     """P(K > x) for the Kolmogorov distribution (sup of a Brownian bridge)."""
     if not x > 0.0:
@@ -94,14 +94,14 @@ def _kolmogorov_sf(x):
     return min(max(p, 0.0), 1.0)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _finite_sorted(values, a, b):
     out = _finite(values, a, b)
     out.sort()
     return out
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _quantile_sorted(x, q):
     """NumPy's default (linear, type 7) quantile of sorted ``x``."""
     pos = q * (x.shape[0] - 1)
@@ -111,10 +111,9 @@ def _quantile_sorted(x, q):
 
 
 @njit(**JIT)
-def _distribution_shift(a_values, a_offsets, b_values, b_offsets, n_bins, quantiles,
+def _distribution_shift(first, end, a_values, a_offsets, b_values, b_offsets, n_bins, quantiles,
                         ks, ks_p, w1, psi, qdelta):
-    n_pairs = a_offsets.shape[0] - 1
-    for s in prange(n_pairs):
+    for s in range(first, end):
         x = _finite_sorted(a_values, a_offsets[s], a_offsets[s + 1])
         y = _finite_sorted(b_values, b_offsets[s], b_offsets[s + 1])
         nx = x.shape[0]
@@ -207,9 +206,9 @@ def distribution_shift(a_values, a_offsets, b_values, b_offsets, *, n_bins: int 
     n = ao.shape[0] - 1
     out = {k: np.empty(n) for k in ("ks_stat", "ks_p_value", "wasserstein", "psi")}
     out["quantile_delta"] = np.empty((n, len(QUANTILES)))
-    launch(_distribution_shift, av.shape[0] + bv.shape[0], av, ao, bv, bo, nb,
-           np.asarray(QUANTILES, dtype=np.float64), out["ks_stat"], out["ks_p_value"],
-           out["wasserstein"], out["psi"], out["quantile_delta"])
+    launch_series(_distribution_shift, ao + bo, av, ao, bv, bo, nb,
+                  np.asarray(QUANTILES, dtype=np.float64), out["ks_stat"], out["ks_p_value"],
+                  out["wasserstein"], out["psi"], out["quantile_delta"])
     return out
 
 
@@ -220,7 +219,7 @@ def raise_pairs(ao, bo):
                       f"{ao.shape[0] - 1} and {bo.shape[0] - 1}")
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _rho_factor(r, n):
     """Variance inflation of a mean of ``n`` AR(1) values: ``(1 + rho) / (1 - rho)``, rho >= 0."""
     if n < 3 or not np.isfinite(r):
@@ -232,7 +231,7 @@ def _rho_factor(r, n):
     return (1.0 + r) / (1.0 - r)
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _lag1(x, mean):
     """Lag-1 autocorrelation of ``x`` about ``mean`` (NaN when undefined)."""
     n = x.shape[0]
@@ -247,7 +246,7 @@ def _lag1(x, mean):
     return num / den
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _finite(values, a, b):
     n = 0
     for i in range(a, b):
@@ -263,8 +262,8 @@ def _finite(values, a, b):
 
 
 @njit(**JIT)
-def _paired_change(values, offsets, mean, se, p):
-    for s in prange(offsets.shape[0] - 1):
+def _paired_change(first, end, values, offsets, mean, se, p):
+    for s in range(first, end):
         x = _finite(values, offsets[s], offsets[s + 1])
         n = x.shape[0]
         if n < 2:
@@ -301,13 +300,13 @@ def paired_change(values, offsets=None):
     v, off = as_batch(values, offsets)
     n = off.shape[0] - 1
     mean, se, p = np.empty(n), np.empty(n), np.empty(n)
-    launch(_paired_change, v.shape[0], v, off, mean, se, p)
+    launch_series(_paired_change, off, v, off, mean, se, p)
     return mean, se, p
 
 
 @njit(**JIT)
-def _mean_shift(values, offsets, min_segment, index, stat, p, before, after):
-    for s in prange(offsets.shape[0] - 1):
+def _mean_shift(first, end, values, offsets, min_segment, index, stat, p, before, after):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         n = 0
@@ -405,8 +404,8 @@ def mean_shift(values, offsets=None, *, min_segment: int = 7):
     out = {"index": np.empty(n, dtype=np.int64)}
     for k in ("stat", "p_value", "before", "after"):
         out[k] = np.empty(n)
-    launch(_mean_shift, v.shape[0], v, off, ms, out["index"], out["stat"], out["p_value"],
-           out["before"], out["after"])
+    launch_series(_mean_shift, off, v, off, ms, out["index"], out["stat"], out["p_value"],
+                  out["before"], out["after"])
     return out
 
 
@@ -418,15 +417,15 @@ def kolmogorov_sf(x) -> np.ndarray:
 
 # -- hourly sums and the day summary -----------------------------------------------------------
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _hour_key(ts, shift):
     # floor division (numba's // floors like Python's, also before 1970)
     return (ts + shift) // HOUR_US
 
 
 @njit(**JIT)
-def _count_hours(offsets, ts_us, values, shift_us, n_hours):
-    for s in prange(offsets.shape[0] - 1):
+def _count_hours(first, end, offsets, ts_us, values, shift_us, n_hours):
+    for s in range(first, end):
         n = 0
         sh = shift_us[s]
         edge = np.int64(0)  # start of the next hour: times ascend, so one division an hour
@@ -441,8 +440,8 @@ def _count_hours(offsets, ts_us, values, shift_us, n_hours):
 
 
 @njit(**JIT)
-def _fill_hours(offsets, ts_us, values, shift_us, out_off, key, hsum, hcnt, hmax, hmin):
-    for s in prange(offsets.shape[0] - 1):
+def _fill_hours(first, end, offsets, ts_us, values, shift_us, out_off, key, hsum, hcnt, hmax, hmin):
+    for s in range(first, end):
         j = out_off[s] - 1
         sh = shift_us[s]
         edge = np.int64(0)
@@ -512,14 +511,14 @@ def hourly_sums(values, offsets, ts_us, shift_us):
                               f"({int(ts[i])}) is before position {i - 1} ({int(ts[i - 1])}); "
                               "sort each series by time first")
     n_hours = np.empty(n_series, dtype=np.int64)
-    launch(_count_hours, v.shape[0], off, ts, v, sh, n_hours)
+    launch_series(_count_hours, off, off, ts, v, sh, n_hours)
     out_off = np.zeros(n_series + 1, dtype=np.int64)
     np.cumsum(n_hours, out=out_off[1:])
     m = int(out_off[-1])
     key = np.empty(m, dtype=np.int64)
     hsum, hmax, hmin = np.empty(m), np.empty(m), np.empty(m)
     hcnt = np.empty(m, dtype=np.int64)
-    launch(_fill_hours, v.shape[0], off, ts, v, sh, out_off, key, hsum, hcnt, hmax, hmin)
+    launch_series(_fill_hours, off, off, ts, v, sh, out_off, key, hsum, hcnt, hmax, hmin)
     return out_off, key, hsum, hcnt, hmax, hmin
 
 
@@ -545,7 +544,7 @@ N_PROFILE = 12 * 7 * 24
 SUM_DIGITS = 12
 
 
-@njit(**JIT_SERIAL)
+@njit(**JIT)
 def _round_sig(x):
     """``x`` rounded to ``SUM_DIGITS`` significant digits (0, NaN and inf unchanged)."""
     if x == 0.0 or not np.isfinite(x):
@@ -559,11 +558,11 @@ def _round_sig(x):
 
 
 @njit(**JIT)
-def _day_summary(h_off, key, hsum, hcnt, zone, is_energy, tab_start, tab_doy, tab_hour,
+def _day_summary(first, end, h_off, key, hsum, hcnt, zone, is_energy, tab_start, tab_doy, tab_hour,
                  tab_slot, n_days, min_cov, night_lo, night_hi, per_day, has_year,
                  d_value, d_count, d_peak, d_peak_hour, d_base, p_sum, p_count):
     n_tab = tab_doy.shape[1]
-    for s in prange(h_off.shape[0] - 1):
+    for s in range(first, end):
         z = zone[s]
         t0 = tab_start[z]
         dsum = np.zeros(N_DAYS)
@@ -686,25 +685,26 @@ def day_summary(h_offsets, key, hsum, hcount, zone, is_energy, tables, *, n_days
     out["profile_sum"] = np.empty((n, N_PROFILE))
     out["profile_count"] = np.empty((n, N_PROFILE))
     start, doy, hour, slot = tables
-    launch(_day_summary, int(key.shape[0]), np.ascontiguousarray(h_offsets, dtype=np.int64),
-           np.ascontiguousarray(key, dtype=np.int64), np.ascontiguousarray(hsum, np.float64),
-           np.ascontiguousarray(hcount, dtype=np.int64),
-           np.ascontiguousarray(zone, dtype=np.int64),
-           np.ascontiguousarray(is_energy, dtype=np.bool_),
-           np.ascontiguousarray(start, dtype=np.int64), np.ascontiguousarray(doy, np.int64),
-           np.ascontiguousarray(hour, np.int64), np.ascontiguousarray(slot, np.int64),
-           int(n_days), float(min_coverage), int(night_hours[0]), int(night_hours[1]),
-           out["per_day"], out["has_year"], out["day_value"], out["day_count"],
-           out["day_peak"], out["day_peak_hour"], out["day_base"], out["profile_sum"],
-           out["profile_count"])
+    h_off = np.ascontiguousarray(h_offsets, dtype=np.int64)
+    launch_series(_day_summary, h_off, h_off,
+                  np.ascontiguousarray(key, dtype=np.int64), np.ascontiguousarray(hsum, np.float64),
+                  np.ascontiguousarray(hcount, dtype=np.int64),
+                  np.ascontiguousarray(zone, dtype=np.int64),
+                  np.ascontiguousarray(is_energy, dtype=np.bool_),
+                  np.ascontiguousarray(start, dtype=np.int64), np.ascontiguousarray(doy, np.int64),
+                  np.ascontiguousarray(hour, np.int64), np.ascontiguousarray(slot, np.int64),
+                  int(n_days), float(min_coverage), int(night_hours[0]), int(night_hours[1]),
+                  out["per_day"], out["has_year"], out["day_value"], out["day_count"],
+                  out["day_peak"], out["day_peak_hour"], out["day_base"], out["profile_sum"],
+                  out["profile_count"])
     return out
 
 
 # -- degree-day regressions --------------------------------------------------------------------
 
 @njit(**JIT)
-def _degree_day_fits(y, t, w, offsets, hdd_base, cdd_base, min_days, coef, cov, ok_out):
-    for s in prange(offsets.shape[0] - 1):
+def _degree_day_fits(first, end, y, t, w, offsets, hdd_base, cdd_base, min_days, coef, cov, ok_out):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         for k in range(4):
@@ -807,17 +807,17 @@ def degree_day_fits(y, t, w, offsets=None, *, hdd_base_c: float, cdd_base_c: flo
     n = off.shape[0] - 1
     coef, cov = np.empty((n, 4)), np.empty((n, 4, 4))
     ok = np.empty(n, dtype=np.bool_)
-    launch(_degree_day_fits, n_all, yv, tv, wv, off, float(hdd_base_c), float(cdd_base_c),
-           check_positive_int(min_days, "min_days"), coef, cov, ok)
+    launch_series(_degree_day_fits, off, yv, tv, wv, off, float(hdd_base_c), float(cdd_base_c),
+                  check_positive_int(min_days, "min_days"), coef, cov, ok)
     return coef, cov, ok
 
 
 # -- running median ----------------------------------------------------------------------------
 
 @njit(**JIT)
-def _rolling_median(values, offsets, half, min_known, out):
+def _rolling_median(first, end, values, offsets, half, min_known, out):
     w = 2 * half + 1
-    for s in prange(offsets.shape[0] - 1):
+    for s in range(first, end):
         a = offsets[s]
         b = offsets[s + 1]
         buf = np.empty(w)
@@ -852,6 +852,6 @@ def rolling_median(values, offsets=None, *, window: int = 7, min_known: int = 4)
 
         raise ConfigError(f"window must be odd (centred), got {window}")
     out = np.empty(v.shape[0])
-    launch(_rolling_median, v.shape[0], v, off, w // 2,
-           check_positive_int(min_known, "min_known"), out)
+    launch_series(_rolling_median, off, v, off, w // 2,
+                  check_positive_int(min_known, "min_known"), out)
     return out
