@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from griddiag.kernels._order import (
+    median_at,
     median_inplace,
     median_small,
     median_step,
@@ -73,6 +74,23 @@ def test_medians_equal_numpy(seed, fn):
     for m in {1, 2, x.shape[0]}:
         if m <= x.shape[0]:
             assert fn(x.copy(), np.int64(m)) == np.median(x[:m])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_median_at_reads_the_median_off_a_band(seed):
+    # the band around the median that register._median_finite keeps: `below` values under it
+    # are dropped, the median's rank counted from the band's start
+    x = sample(seed)
+    n = x.shape[0]
+    srt = np.sort(x)
+    h = n >> 1
+    for below in {0, max(h - 1 - (1 - n % 2), 0) // 2, max(h - 1 + n % 2, 0)}:
+        if n % 2 == 0 and below > h - 1:
+            continue
+        band = srt[below:].copy()
+        np.random.default_rng(seed).shuffle(band)
+        got = median_at(band, np.int64(band.shape[0]), np.int64(h - below), np.int64(n & 1))
+        assert got == np.median(x)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -28,7 +28,7 @@ from numba import njit
 
 from griddiag.config import JIT
 
-__all__ = ["median_inplace", "median_small", "median_step", "select", "sort_inplace"]
+__all__ = ["median_at", "median_inplace", "median_small", "median_step", "select", "sort_inplace"]
 
 
 @njit(**JIT)
@@ -73,17 +73,25 @@ def select(a, lo, hi, k):
 
 
 @njit(**JIT)
-def median_inplace(a, m):
-    """Median of ``a[:m]`` (m >= 1), reordering it; equals ``numpy.median``."""
-    h = m >> 1
-    upper = select(a, np.int64(0), m, h)
-    if m & 1:
+def median_at(a, n, k, odd):
+    """A median known to be the ``k``-th smallest of ``a[:n]`` (``odd``: of an odd count), or
+    the mean of the ``k - 1``-th and ``k``-th (even count, ``k >= 1``); reorders ``a[:n]``.
+    ``a`` may hold a band of the values around the median, ``k`` counting from the band's
+    start (see ``register._median_finite``)."""
+    upper = select(a, np.int64(0), n, k)
+    if odd:
         return upper
-    lower = a[0]
-    for i in range(1, h):
+    lower = a[0]  # the largest of a[:k], which select left at or below the k-th
+    for i in range(1, k):
         if a[i] > lower:
             lower = a[i]
     return (lower + upper) / 2.0
+
+
+@njit(**JIT)
+def median_inplace(a, m):
+    """Median of ``a[:m]`` (m >= 1), reordering it; equals ``numpy.median``."""
+    return median_at(a, m, m >> 1, m & 1)
 
 
 @njit(**JIT)

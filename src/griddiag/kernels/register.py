@@ -25,7 +25,7 @@ from numba import njit
 
 from griddiag.config import JIT
 from griddiag.kernels._launch import launch, launch_series
-from griddiag.kernels._order import median_inplace, select
+from griddiag.kernels._order import median_at, median_inplace, select
 from griddiag.kernels._validate import (
     as_batch,
     check_fraction,
@@ -213,15 +213,7 @@ def _median_finite(x):
                     v = x[i]
                     band[j] = v
                     j += (v >= lo) & (v <= hi)  # NaN compares False; lo, hi are finite
-                k = h - below
-                upper = select(band, np.int64(0), j, k)
-                if m & 1:
-                    return upper
-                lower = band[0]
-                for i in range(1, k):
-                    if band[i] > lower:
-                        lower = band[i]
-                return (lower + upper) / 2.0
+                return median_at(band, j, h - below, m & 1)
     tmp = np.empty(n, dtype=np.float64)
     m = np.int64(0)
     for i in range(n):
