@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 
 from griddiag.kernels._order import (
+    cumulative_counts,
+    first_above,
+    first_at_least,
     median_at,
     median_inplace,
     median_small,
@@ -133,3 +136,21 @@ def test_median_step_without_a_positive_step_is_nan():
     t = np.array([5, 5, 5], dtype=np.int64)
     for a, b in [(0, 0), (0, 1), (0, 3)]:
         assert np.isnan(median_step(t, np.int64(a), np.int64(b)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bisection_equals_numpy_searchsorted(seed):
+    rng = np.random.default_rng(seed)
+    a = np.sort(rng.integers(-20, 20, size=int(rng.integers(0, MAX_LEN))))  # ties included
+    n = a.shape[0]
+    for lo, hi in {(0, n), (n // 3, n), (n // 3, (2 * n) // 3), (n, n)}:
+        for x in (-30, -20, 0, 7, 19, 30, *a[:3].tolist()):
+            lo64, hi64, x64 = np.int64(lo), np.int64(hi), np.int64(x)
+            assert first_at_least(a, lo64, hi64, x64) == lo + np.searchsorted(a[lo:hi], x)
+            assert first_above(a, lo64, hi64, x64) == lo + np.searchsorted(a[lo:hi], x, "right")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cumulative_counts_equal_numpy_cumsum(seed):
+    c = np.random.default_rng(seed).integers(0, 1000, size=seed % 7 * 11)
+    assert np.array_equal(cumulative_counts(c), np.cumsum(c))

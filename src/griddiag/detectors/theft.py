@@ -912,14 +912,16 @@ def _refine_onset(share: np.ndarray, t: int, mid: float, half: int) -> int:
     (fewest days on the wrong side of ``mid`` within ``half`` days each side; earliest on
     ties)."""
     n = share.shape[0]
-    best, best_t = np.inf, t
-    for c in range(max(1, t - half), min(n - 1, t + half) + 1):  # 2 * half + 1 candidates
-        before, after = share[max(0, c - half):c], share[c:c + half]
-        with np.errstate(invalid="ignore"):
-            wrong = np.sum(before < mid) + np.sum(after >= mid)
-        if wrong < best:
-            best, best_t = wrong, c
-    return best_t
+    c = np.arange(max(1, t - half), min(n - 1, t + half) + 1)  # 2 * half + 1 candidates
+    if c.size == 0:
+        return t
+    # days below mid before c and at or above it from c on, from prefix counts (NaN is
+    # neither); np.argmin takes the earliest of equal counts
+    with np.errstate(invalid="ignore"):
+        low = np.concatenate(([0], np.cumsum(share < mid)))
+        high = np.concatenate(([0], np.cumsum(share >= mid)))
+    wrong = (low[c] - low[np.maximum(c - half, 0)]) + (high[np.minimum(c + half, n)] - high[c])
+    return int(c[np.argmin(wrong)])
 
 
 def _day_str(day: int) -> str:

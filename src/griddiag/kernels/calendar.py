@@ -23,6 +23,7 @@ from numba import njit
 from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
+from griddiag.kernels._order import first_above
 from griddiag.kernels._validate import as_int_array, check_offsets
 
 __all__ = ["US_PER_DAY", "local_calendar"]
@@ -49,7 +50,7 @@ def _local_calendar(ts, offsets, step, series_zone, zone_start, tr_time, tr_offs
         z = series_zone[s]
         hi = zone_start[z + 1]
         # the transition in force at the first slot (the caller checked there is one)
-        p = zone_start[z] + np.searchsorted(tr_time[zone_start[z]:hi], ts[a], side="right") - 1
+        p = first_above(tr_time, zone_start[z], hi, ts[a]) - 1
         off = tr_offset[p]
         nxt = tr_time[p + 1] if p + 1 < hi else _NEVER
         day_end = -_NEVER  # below every local time: the first slot computes its keys

@@ -24,7 +24,7 @@ from numba import njit
 from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch, launch_series
-from griddiag.kernels._order import median_small
+from griddiag.kernels._order import first_at_least, median_small
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 
 __all__ = ["last_year_baseline"]
@@ -38,7 +38,8 @@ def _baseline_series(x, day, day_type, lag, half, min_days, out):
         out[t] = np.nan
         if not np.isfinite(x[t]):
             continue
-        lo = np.searchsorted(day, day[t] - lag - half)  # first slot on or after the window
+        # the first slot on or after the window
+        lo = first_at_least(day, np.int64(0), n, day[t] - lag - half)
         m = np.int64(0)
         u = lo
         while u < n and day[u] <= day[t] - lag + half:

@@ -30,7 +30,7 @@ from numba import njit
 from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
-from griddiag.kernels._order import sort_inplace
+from griddiag.kernels._order import cumulative_counts, first_at_least, sort_inplace
 from griddiag.kernels._validate import (
     as_batch,
     as_bool_array,
@@ -219,7 +219,7 @@ def _run_table(run_length, offsets, min_length):
     for s in range(n_series):
         counts[s + 1] = _table_series(run_length, offsets[s], offsets[s + 1], min_length, s,
                                       empty, empty, empty, 0)
-    first = np.cumsum(counts)
+    first = cumulative_counts(counts)
     total = first[n_series]
     series = np.empty(total, dtype=np.int64)
     start = np.empty(total, dtype=np.int64)
@@ -507,7 +507,7 @@ def _interval_segments(t, starts, ends, declared, min_run):
     for s in range(n_series):
         counts[s + 1] = _segments_of(t, starts[s], ends[s], declared[s], min_run,
                                      first_start[s:s + 1], first_step[s:s + 1], 0)
-    first = np.cumsum(counts)
+    first = cumulative_counts(counts)
     total = first[n_series]
     start = np.empty(total, dtype=np.int64)
     step = np.empty(total, dtype=np.int64)
@@ -605,10 +605,10 @@ def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
 @njit(**JIT)
 def _rows_in_period(t, first, end, lo, hi, out_first, out_end):
     for s in range(first.shape[0]):
-        a = np.searchsorted(t[first[s]:end[s]], lo, side="left")
-        b = np.searchsorted(t[first[s]:end[s]], hi, side="left")
-        out_first[s] = first[s] + a
-        out_end[s] = first[s] + max(a, b)
+        a = first_at_least(t, first[s], end[s], lo)
+        b = first_at_least(t, first[s], end[s], hi)
+        out_first[s] = a
+        out_end[s] = max(a, b)
 
 
 def rows_in_period(t_us, first, end, lo_us: int | None = None, hi_us: int | None = None
