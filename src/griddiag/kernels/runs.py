@@ -13,8 +13,9 @@ A slot is valid when its value is finite; NaN and +-inf are both invalid (see
 
 These kernels do O(1) work per slot and are bound by memory, not arithmetic: each reads the
 values once and writes each output slot once, testing the slot in the same pass (no
-temporary mask array). They loop over the series on one thread (``launch``, not ``launch_series``): threads would
-add a wake-up per call for little gain on a memory-bound loop.
+temporary mask array). They loop over the series on one thread (``launch``, not
+``launch_series``): threads would add a wake-up per call for little gain on a memory-bound
+loop.
 
 The module also puts readings into their slots (:func:`place_on_grid`, for
 :func:`griddiag.detectors.grid.to_grid`): a whole batch's readings in one call, read where

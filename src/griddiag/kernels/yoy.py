@@ -6,7 +6,8 @@ series ``i`` of a baseline batch (``b_values``/``b_offsets``), e.g. the daily en
 meter on the compared dates of this year and of the baseline years. Invalid values (NaN, +-inf)
 are dropped, as in every kernel of this package. The public functions check their arguments
 and call numba kernels that run over chunks of pairs on threads (``launch_series``); the plain
-references are ``baselines/yoy_scipy.py`` (scipy's ``ks_2samp``, ``wasserstein_distance``, NumPy loops).
+references are ``baselines/yoy_scipy.py`` (scipy's ``ks_2samp``, ``wasserstein_distance``,
+NumPy loops).
 
 - :func:`distribution_shift`: two-sample Kolmogorov-Smirnov statistic with its asymptotic
   p-value, 1-Wasserstein distance, population stability index and quantile deltas, from one
@@ -440,21 +441,22 @@ def _count_hours(first, end, offsets, ts_us, values, shift_us, n_hours):
 
 
 @njit(**JIT)
-def _fill_hours(first, end, offsets, ts_us, values, shift_us, out_off, key, hsum, hcnt, hmax, hmin):
+def _fill_hours(first, end, offsets, ts_us, values, shift_us, out_off, key, hsum, hcnt, hmax,
+                hmin):
     for s in range(first, end):
         j = out_off[s] - 1
         sh = shift_us[s]
         edge = np.int64(0)
-        first = True
+        no_hour_yet = True
         for i in range(offsets[s], offsets[s + 1]):
             v = values[i]
             if not np.isfinite(v):
                 continue
-            if first or ts_us[i] >= edge:
+            if no_hour_yet or ts_us[i] >= edge:
                 k = _hour_key(ts_us[i], sh)
                 edge = (k + 1) * HOUR_US - sh
                 j += 1
-                first = False
+                no_hour_yet = False
                 key[j] = k
                 hsum[j] = v
                 hcnt[j] = 1
