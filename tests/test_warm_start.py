@@ -209,6 +209,35 @@ def test_launch_series_raises_a_chunks_error_after_all_chunks(monkeypatch):
     assert sorted(done) == [(s, s + 1) for s in range(1, 8)]
 
 
+def test_launch_series_runs_at_most_the_thread_count_at_once(monkeypatch):
+    # the pool is sized for numba's largest thread count; numba.set_num_threads(2) (as the
+    # Dask executor does per worker) must still mean two kernels at a time
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from griddiag.kernels import _launch
+
+    big = ThreadPoolExecutor(8)
+    monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
+    monkeypatch.setattr(_launch, "_thread_count", lambda n: 2)
+    monkeypatch.setattr(_launch, "_pool", lambda: big)
+    lock, now, most, seen = threading.Lock(), [0], [0], []
+
+    def kernel(first, end):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.01)
+        with lock:
+            now[0] -= 1
+            seen.append((first, end))
+
+    _launch.launch_series(kernel, np.arange(0, 81, 10, dtype=np.int64))
+    big.shutdown()
+    assert most[0] == 2 and sorted(seen) == [(s, s + 1) for s in range(8)]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_chunk_bounds_cut_whole_series_into_about_equal_values(seed):
     from griddiag.kernels._launch import _chunk_bounds

@@ -112,8 +112,9 @@ def launch_series(kernel, offsets: np.ndarray, *args) -> None:
     ``offsets`` (int64, ``n_series + 1``) weighs the chunks; the kernel, which receives it (or
     an array like it) among ``args``, must write only the outputs of series ``first .. end -
     1`` and release the GIL, so chunks may run at once. It returns nothing: results are in the
-    output arrays the caller passed. An exception in any chunk is raised here, after every
-    chunk has ended.
+    output arrays the caller passed. At most the thread count's chunks run at once. An
+    exception in a chunk stops its thread, the others go on; it is raised here once they
+    have all stopped.
     """
     args = tuple(_writable(a) for a in args)
     n_series = int(offsets.shape[0]) - 1
@@ -124,10 +125,23 @@ def launch_series(kernel, offsets: np.ndarray, *args) -> None:
         kernel(0, n_series, *args)
         return
     bounds = _chunk_bounds(offsets, threads * CHUNKS_PER_THREAD)
+    chunks = iter(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    lock = threading.Lock()
+
+    def work() -> None:
+        # ``threads`` of these share the chunks: never more kernels at once than the thread
+        # count allows, whatever the pool's size (it is sized for the most threads numba
+        # may use)
+        while True:
+            with lock:
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            kernel(chunk[0], chunk[1], *args)
+
     pool = _pool()
-    futures = [pool.submit(kernel, first, end, *args)
-               for first, end in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-    errors = [f.exception() for f in futures]  # waits for every chunk
+    futures = [pool.submit(work) for _ in range(min(threads, len(bounds) - 1))]
+    errors = [f.exception() for f in futures]  # waits for every worker
     for e in errors:
         if e is not None:
             raise e
