@@ -229,6 +229,10 @@ def part_e(workdir: Path):
     cache = tempfile.mkdtemp(prefix="numba-cold-", dir=workdir)
     env = {**os.environ, "NUMBA_CACHE_DIR": cache,
            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # a warm start has Python's bytecode cache too (an installed package ships it; a checkout
+    # writes it at the first import): a PYTHONDONTWRITEBYTECODE in the benchmark's own
+    # environment would make the warm run compile griddiag's sources again (0.1 s here)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     runs = []
     for _ in range(2):  # cold (empty cache), then warm
         t = time.perf_counter()
