@@ -1,22 +1,26 @@
-"""Order statistics inside kernels: selection, medians and an in-place sort.
+"""Order statistics inside kernels: selection, medians, an in-place sort, bisection.
 
-Kernels call these instead of numba's ``np.sort``, ``np.argsort``, ``np.median`` and
-``np.partition``: each of those compiles numba's generic quicksort or introselect machinery
-for every dtype it meets (measured: 1.5-2 s per dtype on an idle 2-core box, ~6 s loaded), the
-largest item of a cold start of the default profile, while the helpers here are a few small
-loops that compile in a fraction of that and are shared by every kernel (one compiled
-version each: callers pass int64 indices and counts, never an int literal or a counter that
-starts as one; see the note in :mod:`griddiag.kernels`).
+Kernels call these instead of numba's ``np.sort``, ``np.argsort``, ``np.median``,
+``np.partition``, ``np.searchsorted`` and ``np.cumsum``: each of those compiles numba's generic
+quicksort, introselect or search machinery for every dtype it meets (measured: 1.5-2 s per
+dtype on an idle 2-core box, ~6 s loaded, for the sorts), the largest item of a cold start of
+the default profile, while the helpers here are a few small loops that compile in a fraction
+of that and are shared by every kernel (one compiled version each: callers pass int64 indices
+and counts, never an int literal or a counter that starts as one; see the note in
+:mod:`griddiag.kernels`).
 
 - :func:`select` (quickselect) and :func:`median_inplace`: O(n) expected, for long inputs;
-  :func:`median_step`, the median positive step of sorted times, is built on them;
+  :func:`median_step`, the median positive step of sorted times, is built on them, and
+  :func:`median_at` reads a median off a band of values around it;
 - :func:`median_small` (insertion sort): for the short buffers of the seasonal and
   last-year baselines (tens of values);
 - :func:`sort_inplace` (heapsort): O(n log n) worst case without recursion, for the rare
   paths that need a whole sorted array (a series without a majority step, the union of
-  timestamps read at different instants).
+  timestamps read at different instants);
+- :func:`first_at_least` / :func:`first_above` (bisection) and :func:`cumulative_counts`:
+  ``numpy.searchsorted`` left / right and ``numpy.cumsum`` on int64 arrays.
 
-Every result equals NumPy's (``numpy.median``, ``numpy.sort``) exactly: the tests in
+Every result equals NumPy's (``numpy.median``, ``numpy.sort``, ...) exactly: the tests in
 ``tests/test_kernels_order.py`` compare them with NumPy on random data, ties, empty and
 one-element input.
 """
