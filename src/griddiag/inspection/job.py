@@ -55,7 +55,6 @@ from griddiag.exceptions import ConfigError, DataError
 from griddiag.schema import (
     FINDINGS_SCHEMA,
     SEVERITIES,
-    YOY_SCHEMA,
     empty_findings,
     empty_yoy,
     normalize_assets,

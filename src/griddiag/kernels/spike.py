@@ -19,7 +19,7 @@ from numba import njit
 
 from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch, launch_series
+from griddiag.kernels._launch import launch_series
 from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 
 __all__ = ["daily_peak_ratio"]

@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from griddiag.config import JIT
-from griddiag.kernels._launch import launch, launch_series
+from griddiag.kernels._launch import launch_series
 from griddiag.kernels._validate import as_batch, check_positive_int
 
 __all__ = [
@@ -798,7 +798,6 @@ def degree_day_fits(y, t, w, offsets=None, *, hdd_base_c: float, cdd_base_c: flo
     (and the fit zero) with fewer than ``min_days`` days or a singular design.
     """
     yv, off = as_batch(y, offsets)
-    n_all = yv.shape[0]
     tv = np.ascontiguousarray(np.asarray(t, dtype=np.float64))
     wv = np.ascontiguousarray(np.asarray(w, dtype=np.float64))
     if tv.shape != yv.shape or wv.shape != yv.shape:

@@ -487,7 +487,6 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
 
     # classification
     rows_class, rows_p, rows_eff, rows_date, rows_reason = [], [], [], [], []
-    tz_list = cur["tz"].to_list()
     ids = keys["asset_id"].to_list()
     for i in range(n):
         if is_level[i]:
