@@ -32,20 +32,14 @@ from griddiag.detectors import (
 )
 from griddiag.exceptions import ConfigError
 from griddiag.schema import FINDINGS_SCHEMA
+from tests.frames import one_series
 
 nan = np.nan
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
 
 
 def readings(values, *, metric="energy_kwh", asset="M1", minutes=15, t0=T0):
-    n = len(values)
-    return pl.DataFrame({
-        "asset_id": [asset] * n,
-        "ts": [t0 + timedelta(minutes=minutes * i) for i in range(n)],
-        "metric": [metric] * n,
-        "value": np.asarray(values, dtype=float),
-    }, schema={"asset_id": pl.String, "ts": pl.Datetime("us", "UTC"), "metric": pl.String,
-               "value": pl.Float64})
+    return one_series(values, metric=metric, asset=asset, minutes=minutes, t0=t0)
 
 
 def assets(asset="M1", kind="meter", digits=6, tz="UTC"):

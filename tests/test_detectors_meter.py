@@ -21,20 +21,14 @@ from griddiag.detectors.meter import (
 )
 from griddiag.detectors.statistical import CusumDetector
 from griddiag.exceptions import ConfigError
+from tests.frames import one_series
 
 nan = np.nan
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday, 00:00 UTC
 
 
 def frame(values, *, metric, minutes, asset="M1", t0=T0):
-    n = len(values)
-    return pl.DataFrame({
-        "asset_id": [asset] * n,
-        "ts": [t0 + timedelta(minutes=minutes * i) for i in range(n)],
-        "metric": [metric] * n,
-        "value": np.asarray(values, dtype=float),
-    }, schema={"asset_id": pl.String, "ts": pl.Datetime("us", "UTC"), "metric": pl.String,
-               "value": pl.Float64})
+    return one_series(values, metric=metric, asset=asset, minutes=minutes, t0=t0)
 
 
 ASSETS = pl.DataFrame({"asset_id": ["M1"], "kind": ["meter"], "register_digits": [6],

@@ -21,20 +21,14 @@ from polars.testing import assert_frame_equal
 from griddiag.detectors import build_calendar, to_grid
 from griddiag.detectors.meter import SumCheckDetector
 from griddiag.exceptions import ConfigError
+from tests.frames import one_series
 
 T0 = datetime(2024, 3, 3, 16, tzinfo=UTC)  # 2024-03-04 00:00 in Asia/Shanghai
 DAYS = 12
 
 
 def _long(asset, metric, t0, minutes, values):
-    n = len(values)
-    return pl.DataFrame({
-        "asset_id": [asset] * n,
-        "ts": [t0 + timedelta(minutes=minutes * i) for i in range(n)],
-        "metric": [metric] * n,
-        "value": np.asarray(values, dtype=float),
-    }, schema={"asset_id": pl.String, "ts": pl.Datetime("us", "UTC"), "metric": pl.String,
-               "value": pl.Float64})
+    return one_series(values, metric=metric, asset=asset, minutes=minutes, t0=t0)
 
 
 def _meter(rng, asset, *, tiers=0, split=False, energy=True, register=True, digits=6,

@@ -71,10 +71,8 @@ def test_subpackage_import_does_not_shadow_the_function():
         pkg.nope  # noqa: B018
 
 
-def test_detect_loads_neither_ingest_yoy_nor_pyarrow():
-    # kernels run as Python here (no compile in a unit test); what is checked is which
-    # modules a detection run needs
-    code = """
+#: A script's start: two days of one meter's 15-minute energy through griddiag.detect.
+SMALL_DETECT = """
 import sys
 from datetime import datetime, timedelta, UTC
 import polars as pl, griddiag
@@ -83,6 +81,13 @@ ts = [datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=15 * i) for i in rang
 r = pl.DataFrame({"asset_id": ["M1"] * n, "ts": ts, "metric": ["energy_kwh"] * n,
                   "value": [0.5 + (i % 96) / 96 for i in range(n)]})
 griddiag.detect(r)
+"""
+
+
+def test_detect_loads_neither_ingest_yoy_nor_pyarrow():
+    # kernels run as Python here (no compile in a unit test); what is checked is which
+    # modules a detection run needs
+    code = SMALL_DETECT + """
 heavy = ["pyarrow", "pyod", "sklearn", "psycopg", "matplotlib", "griddiag.yoy",
          "griddiag.ingest.api", "griddiag.inspection", "scipy.linalg"]
 print(sorted(set(sys.modules) & set(heavy)))
@@ -254,15 +259,8 @@ def test_chunk_bounds_cut_whole_series_into_about_equal_values(seed):
 
 def test_small_detect_never_starts_numba_threads():
     # a warm start must not pay for numba's threading layer (0.1-0.2 s)
-    code = """
-from datetime import datetime, timedelta, UTC
-import polars as pl, griddiag
+    code = SMALL_DETECT + """
 import numba.np.ufunc.parallel as p
-n = 96 * 2
-ts = [datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=15 * i) for i in range(n)]
-r = pl.DataFrame({"asset_id": ["M1"] * n, "ts": ts, "metric": ["energy_kwh"] * n,
-                  "value": [0.5 + (i % 96) / 96 for i in range(n)]})
-griddiag.detect(r)
 print(p._is_initialized)
 """
     assert _run(code, NUMBA_DISABLE_JIT="1").strip().splitlines()[-1] == "False"

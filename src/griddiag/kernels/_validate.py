@@ -38,16 +38,19 @@ def as_float_array(a, name: str, *, length: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def as_int_array(a, name: str, *, length: int, dtype=np.int64, low: int | None = None,
+def as_int_array(a, name: str, *, length: int | None, dtype=np.int64, low: int | None = None,
                  high: int | None = None) -> np.ndarray:
-    """``a`` as a 1-D C-contiguous integer array of ``length`` elements in ``[low, high)``."""
+    """``a`` as a 1-D C-contiguous integer array of ``length`` elements (``None``: any) in
+    ``[low, high)``; floats are refused, not truncated."""
     arr = np.asarray(a)
-    if arr.ndim != 1 or arr.shape[0] != length:
+    if arr.ndim != 1:
+        raise ConfigError(f"{name} must be a 1-D integer array, got shape {arr.shape}")
+    if length is not None and arr.shape[0] != length:
         raise ConfigError(f"{name} must be 1-D with {length} elements (one per value), "
                           f"got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
         raise ConfigError(f"{name} must be an integer array, got dtype {arr.dtype}")
-    if length and (low is not None or high is not None):  # two passes: only when asked
+    if arr.shape[0] and (low is not None or high is not None):  # two passes: only when asked
         lo, hi = int(arr.min()), int(arr.max())
         if (low is not None and lo < low) or (high is not None and hi >= high):
             raise ConfigError(f"{name} must lie in [{low}, {high}), got values in [{lo}, {hi}]")

@@ -49,11 +49,7 @@ LATTICE_US = 900_000_000
 # -- checks -----------------------------------------------------------------------------------
 
 def _rows(t_us, values, starts, ends) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    t = np.asarray(t_us)
-    if t.ndim != 1 or t.dtype.kind not in "iu":
-        raise ConfigError(f"t_us must be a 1-D integer array (microseconds), got dtype "
-                          f"{t.dtype} and shape {t.shape}")
-    t = np.ascontiguousarray(t, dtype=np.int64)
+    t = as_int_array(t_us, "t_us", length=None)
     v = as_float_array(values, "values", length=t.shape[0])
     n = np.asarray(starts).shape[0] if np.ndim(starts) == 1 else -1
     s = as_int_array(starts, "starts", length=max(n, 0), low=0, high=t.shape[0] + 1)

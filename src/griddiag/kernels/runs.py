@@ -533,11 +533,7 @@ def _row_ranges(offsets, ends, n: int) -> tuple[np.ndarray, np.ndarray]:
     if ends is None:
         off = check_offsets(offsets, n)
         return off[:-1], off[1:]
-    first = np.asarray(offsets)
-    if first.ndim != 1 or first.dtype.kind not in "iu":
-        raise ConfigError(f"with `ends`, offsets must be 1-D integers (each series' first "
-                          f"row), got dtype {first.dtype} and shape {first.shape}")
-    first = np.ascontiguousarray(first, dtype=np.int64)
+    first = as_int_array(offsets, "with `ends`, offsets (each series' first row)", length=None)
     end = as_int_array(ends, "ends", length=first.shape[0])
     if first.size and ((first < 0).any() or (end < first).any() or (end > n).any()):
         i = int(np.flatnonzero((first < 0) | (end < first) | (end > n))[0])
@@ -585,11 +581,7 @@ def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
         step (-1 when the series has no positive step: a single reading). An empty series
         has no segment.
     """
-    t = np.asarray(t_us)
-    if t.ndim != 1 or t.dtype.kind not in "iu":
-        raise ConfigError(f"t_us must be a 1-D integer array (microseconds), got dtype "
-                          f"{t.dtype} and shape {t.shape}")
-    t = np.ascontiguousarray(t, dtype=np.int64)
+    t = as_int_array(t_us, "t_us", length=None)
     first, end = _row_ranges(offsets, ends, t.shape[0])
     n_series = first.shape[0]
     if declared_us is None:

@@ -42,7 +42,7 @@ from numba import njit
 
 from griddiag.config import JIT
 from griddiag.kernels._launch import launch_series
-from griddiag.kernels._validate import as_batch, check_positive_int
+from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
 
 __all__ = [
     "HOUR_US",
@@ -492,14 +492,8 @@ def hourly_sums(values, offsets, ts_us, shift_us):
     """
     v, off = as_batch(values, offsets)
     n_series = off.shape[0] - 1
-    ts = np.asarray(ts_us)
-    if ts.ndim != 1 or ts.shape[0] != v.shape[0] or ts.dtype.kind not in "iu":
-        raise_shape("ts_us", v.shape[0], ts)
-    ts = np.ascontiguousarray(ts, dtype=np.int64)
-    sh = np.asarray(shift_us)
-    if sh.ndim != 1 or sh.shape[0] != n_series or sh.dtype.kind not in "iu":
-        raise_shape("shift_us", n_series, sh)
-    sh = np.ascontiguousarray(sh, dtype=np.int64)
+    ts = as_int_array(ts_us, "ts_us", length=v.shape[0])
+    sh = as_int_array(shift_us, "shift_us", length=n_series)
     if v.shape[0] > 1:
         back = np.diff(ts) < 0
         inner = off[1:-1]
@@ -522,13 +516,6 @@ def hourly_sums(values, offsets, ts_us, shift_us):
     hcnt = np.empty(m, dtype=np.int64)
     launch_series(_fill_hours, off, off, ts, v, sh, out_off, key, hsum, hcnt, hmax, hmin)
     return out_off, key, hsum, hcnt, hmax, hmin
-
-
-def raise_shape(name, n, arr):
-    from griddiag.exceptions import ConfigError
-
-    raise ConfigError(f"{name} must be a 1-D integer array of {n} elements, got shape "
-                      f"{np.shape(arr)} and dtype {np.asarray(arr).dtype}")
 
 
 #: Slots of the day arrays (day of the local year - 1; the last is empty in a common year).
