@@ -117,6 +117,13 @@ def test_robust_stats_where_equals_sliding(seed, center):
                                       where=where)
         for f, p in zip(full, part):
             np.testing.assert_array_equal(np.where(where, f, np.nan), p)
+        # without the MAD: the same median and z, no MAD array
+        for w, ref in ((None, full), (where, part)):
+            med, mad, z = K.rolling_robust_stats(values, offsets, window, center=center,
+                                                 min_scale=0.01, where=w, mad=False)
+            assert mad is None
+            np.testing.assert_array_equal(med, ref[0])
+            np.testing.assert_array_equal(z, ref[2])
 
 
 def test_robust_stats_where_edges():

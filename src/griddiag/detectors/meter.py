@@ -181,7 +181,7 @@ class SpikeDetector(Detector):
             med, _, z = K.rolling_robust_stats(g.values, g.offsets,
                                                slots(self.window_hours, step) | 1,
                                                center=True, min_scale=self.min_scale,
-                                               where=where)
+                                               where=where, mad=False)
             return med, z, ratio
 
         med, z, ratio = per_interval(grid, run)

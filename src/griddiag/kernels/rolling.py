@@ -314,8 +314,9 @@ def _rolling_stats(first, end, values, offsets, window, lead, min_periods, min_s
 
 @njit(**JIT)
 def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_scale,
-              mask_invalid, out_med, out_mad, out_z):
-    """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
+              mask_invalid, want_mad, out_med, out_mad, out_z):
+    """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``;
+    ``out_mad`` may be empty when not ``want_mad``),
     each window gathered afresh into the sorted buffer the slide keeps (by the same
     insertion: O(w**2) moves a slot, each insertion one memmove; no ``np.sort``, which would
     compile numba's quicksort for this one kernel) instead of a slide over every slot, for
@@ -341,7 +342,8 @@ def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_sca
         m = _sorted_median(buf, cnt)
         out_med[t] = m
         mad, _ = _sorted_mad(buf, cnt, m, np.int64(0))
-        out_mad[t] = mad
+        if want_mad:
+            out_mad[t] = mad
         scale = _robust_scale(buf, cnt, m, mad, min_scale)
         out_z[t] = (xt - m) / scale if scale > 0.0 else 0.0
 
@@ -435,7 +437,8 @@ def rolling_robust_z(values, offsets=None, window: int = 96, *, center: bool = F
 
 def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool = False,
                          min_periods: int | None = None, min_scale: float = 0.0,
-                         where=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         where=None, mad: bool = True
+                         ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """``(median, mad, z)`` of :func:`rolling_median`, :func:`rolling_mad` and
     :func:`rolling_robust_z` in one pass (what a spike detector needs: expected, spread, score).
 
@@ -443,9 +446,13 @@ def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool
     the others are NaN, and each asked slot's window is sorted on its own instead of sliding
     the window over every slot. The values are identical; it pays when few slots are asked
     (a detector that can flag only where a cheaper test passed).
+
+    ``mad=False`` returns ``None`` for the MAD: a caller that needs only the median and z
+    saves an array of 8 bytes a value (a year of 15-minute data for 1,000 meters: 280 MB).
     """
     if where is None:
-        return _run(values, offsets, window, center, min_periods, min_scale, True, True, True)
+        return _run(values, offsets, window, center, min_periods, min_scale, True, bool(mad),
+                    True)
     vals, off = as_batch(values, offsets)
     mask = as_bool_array(where, "where")
     if mask.shape[0] != vals.shape[0]:
@@ -454,7 +461,9 @@ def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool
     at = np.flatnonzero(mask)
     w, lead, mp = _window_args(window, center, min_periods)
     ms = check_nonnegative(min_scale, "min_scale")
-    outs = tuple(np.full(vals.shape[0], np.nan) for _ in range(3))
+    med, z = np.full(vals.shape[0], np.nan), np.full(vals.shape[0], np.nan)
+    out_mad = np.full(vals.shape[0] if mad else 0, np.nan)
     at_series = np.searchsorted(off, at, side="right") - 1
-    launch(_stats_at, vals, off, at, at_series, w, lead, mp, ms, True, *outs)
-    return outs
+    launch(_stats_at, vals, off, at, at_series, w, lead, mp, ms, True, bool(mad), med, out_mad,
+           z)
+    return med, (out_mad if mad else None), z
