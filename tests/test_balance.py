@@ -163,6 +163,36 @@ def test_local_day_sums_match_reference(seed):
     assert (np.diff(got[0]) >= 0).all() and got[0][-1] == got[1].size
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_chunks_on_threads_match_reference(monkeypatch, seed):
+    # the kernels run in chunks of meters (or of transformers) on threads when the batch is
+    # large: forced here on small random batches, every chunk boundary must give the same bits
+    from griddiag.kernels import _launch
+
+    monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
+    monkeypatch.setattr(_launch, "_thread_count", lambda n: 2)
+    rng = np.random.default_rng(400 + seed)
+    args = random_areas(rng)
+    for got, ref in zip(K.matched_sums(*args), R.matched_sums(*args)):
+        same(got, ref)
+    inst_off, mem_off = args[6], args[10]
+    slot = np.concatenate([np.sort(rng.integers(-1, 3, inst_off[g + 1] - inst_off[g]))
+                           for g in range(inst_off.shape[0] - 1)]).astype(np.int64)
+    n_days = np.array([slot[inst_off[g]:inst_off[g + 1]].max(initial=-1) + 1
+                       for g in range(inst_off.shape[0] - 1)], dtype=np.int64)
+    out_off = np.concatenate([[0], np.cumsum(np.repeat(n_days, np.diff(mem_off)))])
+    same(K.matched_day_sums(*args, slot, out_off), R.matched_day_sums(*args, slot, out_off))
+    t, v, s, e = random_meters(rng, 12, 3)
+    for got, ref in zip(K.series_step(t, v, s, e, default_us=H),
+                        R.series_step(t, v, s, e, default_us=H)):
+        same(got, ref)
+    zone = rng.integers(0, 2, s.size)
+    lat = _lattices(["Asia/Shanghai", "Europe/Berlin"], int(t.min()), int(t.max()))
+    for got, ref in zip(K.local_day_sums(t, v, s, e, zone, *lat),
+                        R.local_day_sums(t, v, s, e, zone, *lat)):
+        same(got, ref)
+
+
 def test_tiny_area_by_hand():
     # one meter every 15 minutes, a power transformer hourly at :00 and an energy one hourly
     t = T0 + np.arange(8, dtype=np.int64) * 15 * MIN

@@ -7,7 +7,8 @@ arguments and calls a private numba kernel that trusts them (``rolling_mad`` ->
 ``_rolling_stats``). Kernels with real work per slot (rolling statistics, seasonal profile,
 register classification) run over chunks of series on threads (``launch_series`` in
 :mod:`._launch`, not numba's ``prange``, whose parallel regions cost seconds each to compile);
-those doing O(1) work per slot are memory-bound and run on one thread. Batches below
+most of those doing O(1) work per slot are memory-bound and run on one thread (the energy
+balance's, with integer divisions a reading, gain from threads and use them). Batches below
 ``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
 
 One compiled version per helper: numba compiles a jitted function once per argument *type*,

@@ -6,8 +6,8 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
 *how* a kernel is called live here:
 
 - Kernels with real work per slot (rolling statistics, the spike's daily peaks, register
-  classification, same period last year, the seasonal profile, the year-over-year statistics)
-  loop over a range of series, ``for s in range(first, end)``, and run under
+  classification, same period last year, the seasonal profile, the year-over-year statistics,
+  the energy balance's day sums and merge walks) loop over a range of series, ``for s in range(first, end)``, and run under
   :func:`launch_series`: it splits the series into chunks of about equal values and runs the
   chunks on a pool of threads (the kernels release the GIL: ``nogil=True``). This replaces
   numba's ``parallel=True``/``prange``, which gave the same speed but compiled each kernel's
