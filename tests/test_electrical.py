@@ -549,3 +549,45 @@ def test_sample_quiet_where_nothing_happened(sample):
     # current unbalance: one 2-hour heat-wave evening at TX0006 (67 % load, 77 % unbalance,
     # neutral at 47 % of rated) - a real finding under the rule, not an injected anomaly
     assert found.filter(pl.col("kind") == "current_unbalance").height <= 1
+
+
+def _bridge_reference(flags, valid, series, step_us, max_gap_minutes):
+    """Slot by slot: a missing slot is bridged when its run of missing slots (within its
+    series) lasts at most the gap and the valid slots on both sides, in its series, are
+    flagged."""
+    out = flags.copy()
+    n = flags.shape[0]
+    for i in range(n):
+        if valid[i]:
+            continue
+        p = i
+        while p >= 0 and not valid[p] and series[p] == series[i]:
+            p -= 1
+        q = i
+        while q < n and not valid[q] and series[q] == series[i]:
+            q += 1
+        if p < 0 or q >= n or series[p] != series[i] or series[q] != series[i]:
+            continue
+        if q - p - 1 <= math.floor(max_gap_minutes * 60e6 / step_us[series[i]]) \
+                and flags[p] and flags[q]:
+            out[i] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bridge_missing_matches_slot_by_slot_reference(seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 40, size=6)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = int(offsets[-1])
+    series = np.repeat(np.arange(6), lengths)
+    step_us = rng.choice([15, 30, 60], size=6).astype(np.int64) * 60_000_000
+    valid = rng.random(n) < 0.6
+    flags = valid & (rng.random(n) < 0.7)
+    flags[~valid & (rng.random(n) < 0.1)] = True  # a flag on a missing slot stays
+    grid = el.Grid(np.arange(6).astype(str), offsets, step_us, np.zeros(n, dtype=np.int64),
+                   series, {})
+    for gap in (0.0, 15.0, 45.0, 120.0):
+        got = el.bridge_missing(flags, valid, grid, gap)
+        want = flags if gap <= 0 else _bridge_reference(flags, valid, series, step_us, gap)
+        np.testing.assert_array_equal(got, want)

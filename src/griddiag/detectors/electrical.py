@@ -54,7 +54,7 @@ import numpy as np
 import polars as pl
 
 from griddiag.exceptions import ConfigError
-from griddiag.kernels import flags_to_events, nan_runs
+from griddiag.kernels import flags_to_events
 from griddiag.schema import FINDINGS_SCHEMA, empty_assets
 
 __all__ = [
@@ -332,21 +332,28 @@ def assets_of_kinds(assets: pl.DataFrame, kinds: list[str]) -> list[str] | None:
 def bridge_missing(flags: np.ndarray, valid: np.ndarray, grid: Grid,
                    max_gap_minutes: float) -> np.ndarray:
     """``flags`` plus the missing slots lying in a gap of at most ``max_gap_minutes`` between
-    two flagged slots of the same series (valid in-limit slots are never bridged)."""
+    two flagged slots of the same series (valid in-limit slots are never bridged).
+
+    Read off the pairs of consecutive valid slots: the slots between a pair of one series
+    are exactly one run of missing ones, so only the (few) bridged runs are written.
+    """
     n = flags.shape[0]
     if n == 0 or max_gap_minutes <= 0:
         return flags
-    idx = np.arange(n)
-    prev_valid = np.maximum.accumulate(np.where(valid, idx, -1))
-    next_valid = np.minimum.accumulate(np.where(valid, idx, n)[::-1])[::-1]
-    gap_len = nan_runs(np.where(valid, 0.0, np.nan), grid.offsets)
-    max_slots = np.floor(max_gap_minutes * _US_PER_MIN / grid.step_us[grid.series])
-    ok = (~valid) & (prev_valid >= 0) & (next_valid < n) & (gap_len <= max_slots)
-    pv = np.clip(prev_valid, 0, n - 1)
-    nv = np.clip(next_valid, 0, n - 1)
-    ok &= flags[pv] & flags[nv] & (grid.series[pv] == grid.series) & \
-        (grid.series[nv] == grid.series)
-    return flags | ok
+    at = np.flatnonzero(valid)
+    k = np.flatnonzero(np.diff(at) > 1)  # a valid slot followed by missing ones
+    a, b = at[k], at[k + 1]
+    gap = b - a - 1
+    ser = grid.series[a]
+    max_slots = np.floor(max_gap_minutes * _US_PER_MIN / grid.step_us[ser])
+    ok = (gap <= max_slots) & (grid.series[b] == ser) & flags[a] & flags[b]
+    if not ok.any():
+        return flags
+    first, length = a[ok] + 1, gap[ok]
+    out = flags.copy()
+    out[np.repeat(first - (np.cumsum(length) - length), length)
+        + np.arange(int(length.sum()))] = True
+    return out
 
 
 @dataclass(frozen=True)
