@@ -924,6 +924,68 @@ def _refine_onset(share: np.ndarray, t: int, mid: float, half: int) -> int:
     return int(c[np.argmin(wrong)])
 
 
+def _group_nanmedian(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group (``group``: one index per value, ``0 .. n_groups - 1``): the median of its
+    finite values, NaN when it has none; equal to :func:`_nanmedian` of each group's values
+    (the middle value, or the mean of the middle two), in one sort."""
+    ok = np.isfinite(x)
+    xs, gs = x[ok], group[ok]
+    order = np.lexsort((xs, gs))
+    xs = xs[order]
+    count = np.bincount(gs, minlength=n_groups)
+    mid = np.cumsum(count) - count + count // 2
+    out = np.full(n_groups, np.nan)
+    odd = count % 2 == 1
+    out[odd] = xs[mid[odd]]
+    even = (count > 0) & ~odd
+    out[even] = (xs[mid[even] - 1] + xs[mid[even]]) / 2.0
+    return out
+
+
+def _month_features(gs: np.ndarray, off: np.ndarray, first: np.ndarray,
+                    arr: dict[str, np.ndarray], zero_kwh: float) -> pl.DataFrame:
+    """The secondary score's features of each (meter, calendar month) of the groups ``gs``
+    with at least 14 days of consumption, in (group, month) order: the month's median share
+    and consumption against the meter's usual (median) ones, the area's median loss rate,
+    the share of zero days and the weekly cycle (:func:`_acf7`)."""
+    lens = off[gs + 1] - off[gs]
+    pos = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)  # day index
+    rows = np.repeat(off[gs], lens) + pos
+    meter = np.repeat(np.arange(gs.size), lens)
+    month = ((np.repeat(first[gs], lens) + pos).astype("datetime64[D]")
+             .astype("datetime64[M]").astype(np.int64))
+    share, rate, kwh = arr["share"][rows], arr["rate_pct"][rows], arr["full_kwh"][rows]
+    # a meter's days are in time order: its months are consecutive runs of rows
+    new = np.ones(rows.size, dtype=bool)
+    new[1:] = (meter[1:] != meter[:-1]) | (month[1:] != month[:-1])
+    start = np.flatnonzero(new)
+    end = np.append(start[1:], rows.size)
+    run = np.cumsum(new) - 1
+    n_runs = start.size
+    run_meter = meter[start]
+    finite_kwh = np.isfinite(kwh)
+    n_kwh = np.bincount(run, weights=finite_kwh, minlength=n_runs)
+    zero = np.bincount(run, weights=finite_kwh & (kwh <= zero_kwh), minlength=n_runs)
+    usual_share = _group_nanmedian(share, meter, gs.size)[run_meter]
+    usual_kwh = _group_nanmedian(kwh, meter, gs.size)[run_meter]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_ratio = np.where(usual_share > 0, _group_nanmedian(share, run, n_runs)
+                               / usual_share, np.nan)
+        own_ratio = np.where(usual_kwh > 0, _group_nanmedian(kwh, run, n_runs) / usual_kwh,
+                             np.nan)
+        zero_days = zero / n_kwh
+    keep = np.flatnonzero(n_kwh >= 14)
+    return pl.DataFrame({
+        "g": gs[run_meter[keep]].astype(np.int64),
+        "month": month[start[keep]],
+        "share_ratio": share_ratio[keep],
+        "own_ratio": own_ratio[keep],
+        "area_loss": _group_nanmedian(rate, run, n_runs)[keep],
+        "zero_days": zero_days[keep],
+        "weekly_acf": np.array([_acf7(kwh[start[k]:end[k]]) for k in keep], dtype=np.float64),
+    })
+
+
 def _day_str(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
@@ -933,34 +995,14 @@ def _secondary_scores(found: list[dict], groups: pl.DataFrame, off: np.ndarray,
                       zero_kwh: float) -> dict[str, dict]:
     """PyOD scores of the flagged meters' months (areas with a flagged meter only)."""
     out: dict[str, dict] = {}
-    tx_of = groups["tx_id"].to_list()
-    for tx in sorted({f["tx"] for f in found}):  # per area with a finding
-        gs = [g for g in range(groups.height) if tx_of[g] == tx]
-        rows = []
-        for g in gs:
-            a, b = off[g], off[g + 1]
-            days = first[g] + np.arange(b - a)
-            month = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-            share, rate, kwh = arr["share"][a:b], arr["rate_pct"][a:b], arr["full_kwh"][a:b]
-            usual_share = _nanmedian(share)
-            usual_kwh = _nanmedian(kwh)
-            for mo in np.unique(month):
-                sel = month == mo
-                if np.isfinite(kwh[sel]).sum() < 14:
-                    continue
-                rows.append({"g": g, "month": int(mo),
-                             "share_ratio": _nanmedian(share[sel]) / usual_share
-                             if usual_share > 0 else math.nan,
-                             "own_ratio": _nanmedian(kwh[sel]) / usual_kwh
-                             if usual_kwh > 0 else math.nan,
-                             "area_loss": _nanmedian(rate[sel]),
-                             "zero_days": float(np.nanmean(
-                                 np.where(np.isfinite(kwh[sel]), kwh[sel] <= zero_kwh,
-                                          np.nan))),
-                             "weekly_acf": _acf7(kwh[sel])})
-        if len(rows) < 10:
+    tx_of = np.array(groups["tx_id"].to_list(), dtype=object)
+    areas = sorted({f["tx"] for f in found})  # per area with a finding
+    months = _month_features(np.flatnonzero(np.isin(tx_of, areas)), off, first, arr, zero_kwh)
+    month_tx = tx_of[months["g"].to_numpy()]
+    for tx in areas:
+        df = months.filter(pl.Series(month_tx == tx))
+        if df.height < 10:
             continue
-        df = pl.DataFrame(rows)
         usual_loss = df["area_loss"].drop_nans().drop_nulls().median()
         df = df.with_columns(area_loss_excess=pl.col("area_loss") - (usual_loss or 0.0))
         scored = _secondary(df.fill_nan(None).with_columns(
