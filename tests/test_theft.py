@@ -425,3 +425,16 @@ def test_detect_year_reads_history_before_it():
                            year=2025)
     assert bare.filter(pl.col("kind") == "theft_risk").height == 0
     assert "suspects:" not in bare.filter(pl.col("kind") == "line_loss")["reason"][0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_group_nanmedian_equals_numpy_median_per_group(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice([0, 1, 2, 3, 8, 31], size=30)
+    x = np.round(rng.normal(size=int(sizes.sum())), 1)  # ties
+    x[rng.random(x.size) < 0.15] = np.nan
+    x[rng.random(x.size) < 0.05] = rng.choice([np.inf, -np.inf])
+    group = np.repeat(np.arange(sizes.size), sizes)
+    got = th._group_nanmedian(x, group, sizes.size + 2)  # two groups without values
+    want = [th._nanmedian(x[group == g]) for g in range(sizes.size + 2)]
+    np.testing.assert_array_equal(got, want)
