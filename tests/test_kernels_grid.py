@@ -117,6 +117,12 @@ def test_robust_stats_where_equals_sliding(seed, center):
                                       where=where)
         for f, p in zip(full, part):
             np.testing.assert_array_equal(np.where(where, f, np.nan), p)
+        # at chosen slots, in any order (repeats included): the same numbers, compactly
+        at = rng.permutation(np.flatnonzero(where))
+        at = np.concatenate([at, at[:3]])
+        for f, c in zip(full, K.rolling_robust_stats_at(values, offsets, at, window,
+                                                         center=center, min_scale=0.01)):
+            np.testing.assert_array_equal(f[at], c)
         # without the MAD: the same median and z, no MAD array
         for w, ref in ((None, full), (where, part)):
             med, mad, z = K.rolling_robust_stats(values, offsets, window, center=center,
@@ -129,6 +135,10 @@ def test_robust_stats_where_equals_sliding(seed, center):
 def test_robust_stats_where_edges():
     empty = K.rolling_robust_stats(np.zeros(0), None, 5, where=np.zeros(0, dtype=bool))
     assert all(a.size == 0 for a in empty)
+    assert all(a.size == 0 for a in K.rolling_robust_stats_at([1.0, 2.0], None,
+                                                              np.zeros(0, dtype=int), 3))
+    with pytest.raises(ConfigError, match="at"):
+        K.rolling_robust_stats_at([1.0, 2.0], None, [2], 3)
     med, mad, z = K.rolling_robust_stats([3.0], None, 1, where=[True])
     assert (med[0], mad[0], z[0]) == (3.0, 0.0, 0.0)
     with pytest.raises(ConfigError, match="where"):

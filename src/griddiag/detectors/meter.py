@@ -173,15 +173,22 @@ class SpikeDetector(Detector):
 
     def _evaluate(self, grid: Grid, *, every_slot: bool) -> Evaluation:
         """The evaluation; without ``every_slot``, the robust z and median only where the
-        day's ratio passes (NaN elsewhere), which are the only slots that can be flagged."""
+        day's ratio passes (0 elsewhere), which are the only slots that can be flagged."""
         def run(g: Grid, step: int):
             ratio = K.daily_peak_ratio(g.values, g.offsets, g.calendar.day)
+            window = slots(self.window_hours, step) | 1
+            if every_slot:
+                med, _, z = K.rolling_robust_stats(g.values, g.offsets, window, center=True,
+                                                   min_scale=self.min_scale, mad=False)
+                return med, z, ratio
             with np.errstate(invalid="ignore"):
-                where = None if every_slot else ratio >= self.ratio_min
-            med, _, z = K.rolling_robust_stats(g.values, g.offsets,
-                                               slots(self.window_hours, step) | 1,
-                                               center=True, min_scale=self.min_scale,
-                                               where=where, mad=False)
+                at = np.flatnonzero(ratio >= self.ratio_min)
+            med_at, _, z_at = K.rolling_robust_stats_at(g.values, g.offsets, at, window,
+                                                        center=True, min_scale=self.min_scale)
+            # 0, not NaN, at the other slots (never flagged, never read): np.zeros leaves
+            # their pages untouched, so two value-sized arrays cost memory only where asked
+            med, z = np.zeros(g.values.shape[0]), np.zeros(g.values.shape[0])
+            med[at], z[at] = med_at, z_at
             return med, z, ratio
 
         med, z, ratio = per_interval(grid, run)

@@ -51,6 +51,7 @@ from griddiag.kernels.rolling import (
     rolling_mad,
     rolling_median,
     rolling_robust_stats,
+    rolling_robust_stats_at,
     rolling_robust_z,
 )
 from griddiag.kernels.runs import constant_runs, mask_runs, nan_runs, run_table, zero_runs
@@ -74,6 +75,7 @@ __all__ = [
     "rolling_mad",
     "rolling_median",
     "rolling_robust_stats",
+    "rolling_robust_stats_at",
     "rolling_robust_z",
     "run_table",
     "seasonal_profile",

@@ -41,11 +41,13 @@ from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._validate import (
     as_batch,
     as_bool_array,
+    as_int_array,
     check_nonnegative,
     check_positive_int,
 )
 
-__all__ = ["rolling_mad", "rolling_median", "rolling_robust_stats", "rolling_robust_z"]
+__all__ = ["rolling_mad", "rolling_median", "rolling_robust_stats", "rolling_robust_stats_at",
+           "rolling_robust_z"]
 
 
 _U1 = np.uint64(1)
@@ -314,15 +316,14 @@ def _rolling_stats(first, end, values, offsets, window, lead, min_periods, min_s
 
 @njit(**JIT)
 def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_scale,
-              mask_invalid, want_mad, out_med, out_mad, out_z):
-    """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``;
-    ``out_mad`` may be empty when not ``want_mad``),
-    each window gathered afresh into the sorted buffer the slide keeps (by the same
-    insertion: O(w**2) moves a slot, each insertion one memmove; no ``np.sort``, which would
-    compile numba's quicksort for this one kernel) instead of a slide over every slot, for
-    callers that need a handful of slots (one thread: a few slots are no work to share). The
-    median, MAD and scale are read off that buffer by the same functions, so the results are
-    identical."""
+              mask_invalid, out_med, out_mad, out_z):
+    """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
+    written compactly (``out_*[c]`` for slot ``at[c]``): each window gathered afresh into the
+    sorted buffer the slide keeps (by the same insertion: O(w**2) moves a slot, each
+    insertion one memmove; no ``np.sort``, which would compile numba's quicksort for this one
+    kernel) instead of a slide over every slot, for callers that need a handful of slots (one
+    thread: a few slots are no work to share). The median, MAD and scale are read off that
+    buffer by the same functions, so the results are identical."""
     back = window - 1 - lead
     buf = np.empty(window, dtype=np.float64)
     for c in range(at.shape[0]):
@@ -338,14 +339,16 @@ def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_sca
                 cnt += 1
         xt = values[t]
         if cnt < min_periods or (mask_invalid and not np.isfinite(xt)):
-            continue  # the outputs are NaN already
+            out_med[c] = np.nan
+            out_mad[c] = np.nan
+            out_z[c] = np.nan
+            continue
         m = _sorted_median(buf, cnt)
-        out_med[t] = m
+        out_med[c] = m
         mad, _ = _sorted_mad(buf, cnt, m, np.int64(0))
-        if want_mad:
-            out_mad[t] = mad
+        out_mad[c] = mad
         scale = _robust_scale(buf, cnt, m, mad, min_scale)
-        out_z[t] = (xt - m) / scale if scale > 0.0 else 0.0
+        out_z[c] = (xt - m) / scale if scale > 0.0 else 0.0
 
 
 def _window_args(window, center, min_periods) -> tuple[int, int, int]:
@@ -459,11 +462,37 @@ def rolling_robust_stats(values, offsets=None, window: int = 96, *, center: bool
         raise ConfigError(f"where has {mask.shape[0]} elements, expected {vals.shape[0]} (one "
                           "per value)")
     at = np.flatnonzero(mask)
+    med_at, mad_at, z_at = _at(vals, off, at, window, center, min_periods, min_scale)
+
+    def spread(part: np.ndarray) -> np.ndarray:
+        full = np.full(vals.shape[0], np.nan)
+        full[at] = part
+        return full
+
+    return spread(med_at), (spread(mad_at) if mad else None), spread(z_at)
+
+
+def rolling_robust_stats_at(values, offsets, at, window: int = 96, *,
+                            center: bool = False, min_periods: int | None = None,
+                            min_scale: float = 0.0
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(median, mad, z)`` of :func:`rolling_robust_stats` at the slots ``at`` only (indices
+    into ``values``, any order; ``offsets`` as there, ``None`` for one series): three arrays
+    of ``len(at)``, ``[c]`` for slot ``at[c]``.
+
+    Each asked slot's window is sorted on its own, so this pays when few slots are asked (a
+    detector that can flag only where a cheaper test passed), and nothing of the size of
+    ``values`` is allocated. The values are those of the sliding computation, to the bit.
+    """
+    vals, off = as_batch(values, offsets)
+    idx = as_int_array(at, "at", length=None, low=0, high=vals.shape[0])
+    return _at(vals, off, idx, window, center, min_periods, min_scale)
+
+
+def _at(vals, off, at, window, center, min_periods, min_scale):
     w, lead, mp = _window_args(window, center, min_periods)
     ms = check_nonnegative(min_scale, "min_scale")
-    med, z = np.full(vals.shape[0], np.nan), np.full(vals.shape[0], np.nan)
-    out_mad = np.full(vals.shape[0] if mad else 0, np.nan)
+    outs = tuple(np.empty(at.shape[0], dtype=np.float64) for _ in range(3))
     at_series = np.searchsorted(off, at, side="right") - 1
-    launch(_stats_at, vals, off, at, at_series, w, lead, mp, ms, True, bool(mad), med, out_mad,
-           z)
-    return med, (out_mad if mad else None), z
+    launch(_stats_at, vals, off, at, at_series, w, lead, mp, ms, True, *outs)
+    return outs
