@@ -5,13 +5,16 @@ readings -> one regular grid per metric (:func:`griddiag.detectors.grid.to_grid`
 slots NaN, never filled) -> local calendar when a detector needs it -> each configured
 detector on the series of the asset kinds and metrics it applies to -> electrical and theft
 checks on the batch's frames -> findings explained by another finding dropped -> overlapping
-findings of one kind merged (:func:`griddiag.detectors.base.merge_findings`).
+findings of one kind merged (:func:`griddiag.detectors.base.merge_findings`). A large batch
+runs the theft checks on a second thread beside the detectors (:func:`detect_batch`); the
+findings are the same.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,14 +148,51 @@ def _store_batches(store: Store, assets: pl.DataFrame, year, start, end, batch_a
 def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
                  year: int | None = None, start: datetime | None = None,
                  end: datetime | None = None) -> pl.DataFrame:
-    """Findings of one batch of whole transformer areas (see the module docstring)."""
+    """Findings of one batch of whole transformer areas (see the module docstring).
+
+    A large batch of one time zone, with two kernel threads or more, runs in two lanes
+    (:func:`griddiag.kernels._launch.side_lane`, which splits the threads between them): the
+    theft checks (daily balances and PyOD models, much of it Python) on a second thread,
+    beside the meter and statistical detectors, whose kernels and array work release the
+    GIL. The electrical checks run first: they share grids of the equipment channels, let
+    go before the detectors' memory peak. The findings are those of a one-lane run.
+    """
     from griddiag.detectors.base import merge_findings
     from griddiag.detectors.grid import sorted_readings
+    from griddiag.kernels._launch import side_lane
 
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    parts: list[pl.DataFrame] = []
-    for zone, by_zone in _by_zone(readings, assets):
+    zones = list(_by_zone(readings, assets))
+    lo, hi = _period(assets, year, start, end)
+    cut = _external_filter(readings, prof, lo, hi)
+    found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
+    # two lanes share one sorted batch: one zone, and the checks read the whole frame
+    two = len(zones) == 1 and cut is None
+    with side_lane(readings.height) if two else nullcontext(None) as submit:
+        if submit is None:
+            _run_detectors(zones, assets, prof, year, start, end, found)
+            external = readings if cut is None else readings.filter(cut)
+            found += _run_external(external, assets, prof.external, lo, hi)
+        else:
+            electrical = [e for e in prof.external if e.family == "electrical"]
+            others = [e for e in prof.external if e.family != "electrical"]
+            checks = _run_external(readings, assets, electrical, lo, hi)
+            sorted_readings(readings)  # before the two lanes read it
+            later = submit(_run_external, readings, assets, others, lo, hi)
+            _run_detectors(zones, assets, prof, year, start, end, found)
+            found += checks + later.result()
+    found = [f for f in found if f.height]
+    if not found:
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return merge_findings(_drop_explained(pl.concat(found)))
+
+
+def _run_detectors(zones, assets, prof, year, start, end, out: list[pl.DataFrame]) -> None:
+    """The profile's meter, statistical and joint detectors, zone after zone."""
+    from griddiag.detectors.grid import sorted_readings
+
+    for zone, by_zone in zones:
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
         # sorted once (integer codes, no string work per metric); the external checks reuse
@@ -168,20 +208,15 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
             specs = [s for s in prof.detectors if not s.joint and s.applies(metric)]
             if specs:
                 found, grid = _run_metric(zone_sorted, assets, prof, specs, lo, hi, [metric])
-                parts += found
+                out += found
                 if metric in keep and grid is not None:
                     grids[metric] = grid
         for spec in joint_specs:
             # a detector comparing metrics of one asset (the sum check) sees them together
             joint = [m for m in metrics if spec.applies(m)]
             if joint:
-                parts.append(_run_joint(zone_sorted, assets, prof, spec, lo, hi, joint, grids))
+                out.append(_run_joint(zone_sorted, assets, prof, spec, lo, hi, joint, grids))
         del grids
-    parts += _run_external(readings, assets, prof, year, start, end)
-    parts = [p for p in parts if p.height]
-    if not parts:
-        return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    return merge_findings(_drop_explained(pl.concat(parts)))
 
 
 def _by_zone(readings: pl.DataFrame, assets: pl.DataFrame
@@ -271,23 +306,38 @@ def _run_joint(readings, assets, prof, spec, lo, hi, metrics, grids) -> pl.DataF
     return det.find_metrics(chosen, label=spec.label)
 
 
-def _run_external(readings, assets, prof, year, start, end) -> list[pl.DataFrame]:
-    """Electrical and theft checks on the period plus ``prof.history_days`` before it.
+def _external_filter(readings: pl.DataFrame, prof: Profile, lo: datetime | None,
+                     hi: datetime | None) -> pl.Expr | None:
+    """The rows the electrical and theft checks read: the period plus ``prof.history_days``
+    before it; ``None`` when that is every row (the same frame then keeps the batch's sorted
+    arrays, :func:`griddiag.detectors.grid.sorted_readings`, for every check).
 
     A theft or a line loss is a change against the asset's own history, so these checks read
     the history too (a theft that began before the period is still a fall of that meter's
-    share); their findings are kept where they overlap the period, with their true start.
+    share).
     """
-    out = []
-    lo, hi = _period(assets, year, start, end)
-    # filter only when some reading lies outside: the same frame keeps the batch's sorted
-    # arrays (griddiag.detectors.grid.sorted_readings) for every check
+    keep = []
     if lo is not None and readings["ts"].min() < lo - timedelta(days=prof.history_days):
-        readings = readings.filter(pl.col("ts") >= lo - timedelta(days=prof.history_days))
+        keep.append(pl.col("ts") >= lo - timedelta(days=prof.history_days))
     if hi is not None and readings["ts"].max() >= hi:
-        readings = readings.filter(pl.col("ts") < hi)
-    for ext in prof.external:
+        keep.append(pl.col("ts") < hi)
+    return pl.all_horizontal(keep) if keep else None
+
+
+def _run_external(readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
+                  lo: datetime | None, hi: datetime | None) -> list[pl.DataFrame]:
+    """Findings of electrical and theft ``checks`` (of a profile's ``external``) on their
+    readings (:func:`_external_filter`), kept where they overlap the period ``[lo, hi)``,
+    with their true start."""
+    from griddiag.detectors.grid import forget_shared
+
+    out = []
+    for i, ext in enumerate(checks):
         found = ext.function()(readings, assets, dict(ext.params))
+        if i + 1 == len(checks) or checks[i + 1].family != ext.family:
+            # a family's checks share grids derived from the batch (the electrical ones:
+            # about 0.5 GB on 1,000 meters); the next family does not read them
+            forget_shared(readings)
         missing = [c for c in FINDINGS_SCHEMA if c not in found.columns]
         if missing:
             raise ConfigError(f"{ext.family}.detect_{ext.name} returned a frame without "

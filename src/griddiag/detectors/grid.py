@@ -27,6 +27,7 @@ concatenated, ``offsets`` where each starts, plus the start time of every slot.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -259,11 +260,21 @@ def _block_order(t: np.ndarray, start: np.ndarray, length: np.ndarray, key: np.n
 
 
 _SORTED: list[tuple[weakref.ref, SortedReadings]] = []
+#: Guards :data:`_SORTED`: a batch's two lanes (``griddiag.detect.detect_batch``) look it up
+#: from two threads. Reentrant: a frame collected while it is held calls :func:`_forget`.
+_SORTED_LOCK = threading.RLock()
 
 
 def _forget(ref: weakref.ref) -> None:
     """Drop the sorted arrays of a frame that is gone (its weak reference's callback)."""
-    _SORTED[:] = [(r, sr) for r, sr in _SORTED if r is not ref]
+    with _SORTED_LOCK:
+        _SORTED[:] = [(r, sr) for r, sr in _SORTED if r is not ref]
+
+
+def _cached(readings: pl.DataFrame) -> SortedReadings | None:
+    with _SORTED_LOCK:
+        _SORTED[:] = [(ref, sr) for ref, sr in _SORTED if ref() is not None]  # frames gone
+        return next((sr for ref, sr in _SORTED if ref() is readings), None)
 
 
 def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
@@ -271,17 +282,27 @@ def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
     weak reference makes sure a new frame with a recycled ``id`` is never taken for an old
     one). The checks of one batch receive the same frame, so it is sorted once per batch;
     the arrays are let go with the frame (no batch's copy outlives it)."""
-    _SORTED[:] = [(ref, sr) for ref, sr in _SORTED if ref() is not None]  # frames gone
-    for ref, sr in _SORTED:
-        if ref() is readings:
-            return sr
+    sr = _cached(readings)
+    if sr is not None:
+        return sr
     sr = SortedReadings.of(readings)
     try:
-        _SORTED.insert(0, (weakref.ref(readings, _forget), sr))
+        ref = weakref.ref(readings, _forget)
     except TypeError:  # not weak-referenceable: no caching
         return sr
-    del _SORTED[2:]
+    with _SORTED_LOCK:
+        _SORTED.insert(0, (ref, sr))
+        del _SORTED[2:]
     return sr
+
+
+def forget_shared(readings: pl.DataFrame) -> None:
+    """Let go of what checks derived from ``readings``' sorted arrays and shared
+    (:attr:`SortedReadings.memo`, e.g. the electrical grids) once those checks are done;
+    the sorted arrays stay, and a frame never sorted is not sorted for this."""
+    sr = _cached(readings)
+    if sr is not None:
+        sr.memo.clear()
 
 
 def _period_us(value: datetime | None) -> int | None:

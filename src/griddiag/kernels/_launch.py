@@ -30,6 +30,11 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
   array. Small read-only arrays (offsets, indices: at most :data:`COPY_READONLY_MAX` elements)
   are therefore copied, which costs microseconds; large ones are passed as they are, since
   copying them would cost memory (they then get their own version, as before).
+- A large batch also runs in two *lanes* (:func:`side_lane`, used by
+  :func:`griddiag.detect.detect_batch`): the theft checks, much of them Python, on a second
+  thread beside the detectors, whose kernels and array work release the GIL. On 2 cores the
+  whole profile was a one-thread run most of the time (CPU time equal to wall time); the
+  lanes split numba's thread count between them, so together they use no more threads.
 - At its first compile or cache load numba imports ``numba.np.arraymath``, whose import-time
   BLAS probe imports ``scipy.linalg`` (0.2-0.4 s, the largest single item of a warm start; see
   :func:`_skip_blas_probe`).
@@ -39,14 +44,16 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numba
 import numpy as np
 
-from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES
+from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
 
-__all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series"]
+__all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane"]
 
 #: Chunks of series per thread: more than one, so a thread that finishes early takes another
 #: chunk when series cost unequal time (gaps, NaN runs), without a chunk per series.
@@ -145,6 +152,37 @@ def launch_series(kernel, offsets: np.ndarray, *args) -> None:
     for e in errors:
         if e is not None:
             raise e
+
+
+@contextmanager
+def side_lane(n_values: int) -> Iterator[Callable[..., Future] | None]:
+    """A second thread for a batch's independent work, beside the calling thread.
+
+    Yields ``submit(fn, *args) -> Future``, or ``None`` for a batch below
+    :data:`~griddiag.config.SIDE_LANE_MIN_VALUES` values or with one kernel thread to use
+    (one core, ``GRIDDIAG_NUMBA_PARALLEL=0``): the caller then runs that work itself. The
+    kernel threads (numba's count for the calling thread) are split between the two lanes
+    while the block lasts, so together they never use more (on 2 cores: one each, and no
+    kernel waits for a pool thread); the caller's count is restored on exit, which waits for
+    the side work.
+    """
+    total = _thread_count(n_values) if n_values >= SIDE_LANE_MIN_VALUES else 1
+    if total < 2:
+        yield None
+        return
+    before = numba.get_num_threads()
+    side = total // 2
+
+    def run(fn, *args):
+        numba.set_num_threads(side)  # numba's count is per thread
+        return fn(*args)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="griddiag-side") as pool:
+        numba.set_num_threads(total - side)
+        try:
+            yield lambda fn, *args: pool.submit(run, fn, *args)
+        finally:
+            numba.set_num_threads(before)
 
 
 def _thread_count(n_values: int) -> int:
