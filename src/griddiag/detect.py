@@ -154,8 +154,9 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     (:func:`griddiag.kernels._launch.side_lane`, which splits the threads between them): the
     theft checks (daily balances and PyOD models, much of it Python) on a second thread,
     beside the meter and statistical detectors, whose kernels and array work release the
-    GIL. The electrical checks run first: they share grids of the equipment channels, let
-    go before the detectors' memory peak. The findings are those of a one-lane run.
+    GIL; the electrical checks follow the detectors on this thread, so the grids they share
+    never coincide with the detectors' memory peak. The findings are those of a one-lane
+    run.
     """
     from griddiag.detectors.base import merge_findings
     from griddiag.detectors.grid import sorted_readings
@@ -177,11 +178,10 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
         else:
             electrical = [e for e in prof.external if e.family == "electrical"]
             others = [e for e in prof.external if e.family != "electrical"]
-            checks = _run_external(readings, assets, electrical, lo, hi)
             sorted_readings(readings)  # before the two lanes read it
-            later = submit(_run_external, readings, assets, others, lo, hi)
+            beside = submit(_run_external, readings, assets, others, lo, hi)
             _run_detectors(zones, assets, prof, year, start, end, found)
-            found += checks + later.result()
+            found += _run_external(readings, assets, electrical, lo, hi) + beside.result()
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
