@@ -197,3 +197,17 @@ def test_sorted_arrays_go_with_their_frame():
     del df
     gc.collect()
     assert sr() is None
+
+
+@pytest.mark.parametrize("copy_max", [0, 100_000])
+def test_gather_blocks_equals_the_index_gather(monkeypatch, copy_max):
+    from griddiag.detectors import grid as G
+
+    monkeypatch.setattr(G, "_COPY_BLOCKS_MAX", copy_max)  # 0: always the index gather
+    rng = np.random.default_rng(copy_max)
+    a = rng.normal(size=500)
+    length = rng.integers(0, 20, size=30)
+    start = rng.integers(0, 500 - 20, size=30)
+    np.testing.assert_array_equal(G._gather_blocks(a, start, length),
+                                  a[G._block_rows(start, length)])
+    assert G._gather_blocks(a, start[:0], length[:0]).shape == (0,)
