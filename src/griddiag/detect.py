@@ -164,7 +164,10 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
 
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    zones = list(_by_zone(readings, assets))
+    # sorted once (integer codes, no string work per metric); the checks reuse it when they
+    # get the same frame (griddiag.detectors.grid.sorted_readings)
+    batch = sorted_readings(readings)
+    zones = _zones(batch, assets)
     lo, hi = _period(assets, year, start, end)
     cut = _external_filter(readings, prof, lo, hi)
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
@@ -172,15 +175,14 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     two = len(zones) == 1 and cut is None
     with side_lane(readings.height) if two else nullcontext(None) as submit:
         if submit is None:
-            _run_detectors(zones, assets, prof, year, start, end, found)
+            _run_detectors(batch, zones, assets, prof, year, start, end, found)
             external = readings if cut is None else readings.filter(cut)
             found += _run_external(external, assets, prof.external, lo, hi)
         else:
             electrical = [e for e in prof.external if e.family == "electrical"]
             others = [e for e in prof.external if e.family != "electrical"]
-            sorted_readings(readings)  # before the two lanes read it
             beside = submit(_run_external, readings, assets, others, lo, hi)
-            _run_detectors(zones, assets, prof, year, start, end, found)
+            _run_detectors(batch, zones, assets, prof, year, start, end, found)
             found += _run_external(readings, assets, electrical, lo, hi) + beside.result()
     found = [f for f in found if f.height]
     if not found:
@@ -188,17 +190,16 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     return merge_findings(_drop_explained(pl.concat(found)))
 
 
-def _run_detectors(zones, assets, prof, year, start, end, out: list[pl.DataFrame]) -> None:
-    """The profile's meter, statistical and joint detectors, zone after zone."""
-    from griddiag.detectors.grid import sorted_readings
-
-    for zone, by_zone in zones:
+def _run_detectors(batch, zones, assets, prof, year, start, end,
+                   out: list[pl.DataFrame]) -> None:
+    """The profile's meter, statistical and joint detectors on the batch's sorted readings,
+    zone after zone (:func:`_zones`)."""
+    for zone, ids in zones:
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
-        # sorted once (integer codes, no string work per metric); the external checks reuse
-        # it when they get the same frame (griddiag.detectors.grid.sorted_readings)
-        zone_sorted = sorted_readings(by_zone)
-        metrics = zone_sorted.metrics.to_list()
+        zone_sorted = batch if ids is None else batch.subset(batch.metrics.to_list(), ids)
+        # the metrics the zone's assets have (a subset keeps the batch's metric codes)
+        metrics = zone_sorted.metrics.gather(np.unique(zone_sorted.series_metric)).to_list()
         joint_specs = [s for s in prof.detectors if s.joint]
         # the period grids of the metrics a joint detector compares are kept for it, so the
         # sum check reads the interval channel's grid in place instead of building it again
@@ -219,19 +220,19 @@ def _run_detectors(zones, assets, prof, year, start, end, out: list[pl.DataFrame
         del grids
 
 
-def _by_zone(readings: pl.DataFrame, assets: pl.DataFrame
-             ) -> Iterator[tuple[str, pl.DataFrame]]:
-    """The readings split by their asset's time zone (no split when there is one zone)."""
+def _zones(batch, assets: pl.DataFrame) -> list[tuple[str, list[str] | None]]:
+    """The time zones of the batch's assets, each with its asset ids (``None``: all of
+    them, the usual batch of one zone); an asset without a zone counts as UTC."""
     tz_of = assets.select("asset_id", pl.col("tz").fill_null("UTC"))
-    ids = readings["asset_id"].unique()
-    zones = tz_of.filter(pl.col("asset_id").is_in(ids.implode()))["tz"].unique()
-    if zones.len() <= 1 and tz_of["asset_id"].is_in(ids.implode()).sum() == ids.len():
-        yield (zones[0] if zones.len() else "UTC"), readings
-        return
-    frame = readings.join(tz_of, on="asset_id", how="left").with_columns(
-        pl.col("tz").fill_null("UTC"))
-    for (zone,), part in frame.partition_by("tz", as_dict=True).items():
-        yield zone, part.drop("tz")
+    ids = batch.ids  # the batch's distinct asset ids
+    known = tz_of.filter(pl.col("asset_id").is_in(ids.implode()))
+    zones = known["tz"].unique()
+    if zones.len() <= 1 and known.height == ids.len():
+        return [(zones[0] if zones.len() else "UTC", None)]
+    zone_of = pl.DataFrame({"asset_id": ids}).join(tz_of, on="asset_id", how="left")
+    zone_of = zone_of.with_columns(pl.col("tz").fill_null("UTC"))
+    return [(zone, part["asset_id"].to_list())
+            for (zone,), part in zone_of.partition_by("tz", as_dict=True).items()]
 
 
 def _run_metric(readings, assets, prof, specs, lo, hi, metrics=None
