@@ -150,7 +150,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
                  end: datetime | None = None) -> pl.DataFrame:
     """Findings of one batch of whole transformer areas (see the module docstring).
 
-    A large batch of one time zone, with two kernel threads or more, runs in two lanes
+    A large batch, with two kernel threads or more, runs in two lanes
     (:func:`griddiag.kernels._launch.side_lane`, which splits the threads between them): the
     theft checks (daily balances and PyOD models, much of it Python) on a second thread,
     beside the meter and statistical detectors, whose kernels and array work release the
@@ -171,9 +171,8 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     lo, hi = _period(assets, year, start, end)
     cut = _external_filter(readings, prof, lo, hi)
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
-    # two lanes share one sorted batch: one zone, and the checks read the whole frame
-    two = len(zones) == 1 and cut is None
-    with side_lane(readings.height) if two else nullcontext(None) as submit:
+    # two lanes share the batch's sorted arrays when the checks read the whole frame
+    with side_lane(readings.height) if cut is None else nullcontext(None) as submit:
         if submit is None:
             _run_detectors(batch, zones, assets, prof, year, start, end, found)
             external = readings if cut is None else readings.filter(cut)
