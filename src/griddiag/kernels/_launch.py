@@ -7,14 +7,15 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
 
 - Kernels with real work per slot (rolling statistics, the spike's daily peaks, register
   classification, same period last year, the seasonal profile, the year-over-year statistics,
-  the energy balance's day sums and merge walks) loop over a range of series, ``for s in range(first, end)``, and run under
-  :func:`launch_series`: it splits the series into chunks of about equal values and runs the
-  chunks on a pool of threads (the kernels release the GIL: ``nogil=True``). This replaces
-  numba's ``parallel=True``/``prange``, which gave the same speed but compiled each kernel's
-  parallel region separately: 1-3 s per kernel on a cold cache. Measured here with numba's
-  compile events on the default profile (41 s cold then): the five parallel kernels' own
-  compile took 8.4 s, the plain loops that replaced them take 2.6 s. ``prange`` also started
-  numba's threading layer (0.1-0.2 s) at every warm start.
+  the energy balance's day sums and merge walks) loop over a range of series,
+  ``for s in range(first, end)``, and run under :func:`launch_series`: it splits the series
+  into chunks of about equal values and runs the chunks on a pool of threads (the kernels
+  release the GIL: ``nogil=True``). This replaces numba's ``parallel=True``/``prange``, which
+  gave the same speed but compiled each kernel's parallel region separately: 1-3 s per
+  kernel on a cold cache. Measured here with numba's compile events on the default profile
+  (41 s cold then): the five parallel kernels' own compile took 8.4 s, the plain loops that
+  replaced them take 2.6 s. ``prange`` also started numba's threading layer (0.1-0.2 s) at
+  every warm start.
 - Waking worker threads costs microseconds on an idle machine but milliseconds on a busy one
   (measured here: 7 ms per call with 2 threads on a loaded 2-core box, against 0.1 ms on the
   calling thread alone), which would dominate the many small calls of tests, notebooks and
