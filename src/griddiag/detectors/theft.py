@@ -997,7 +997,9 @@ def _secondary_scores(found: list[dict], groups: pl.DataFrame, off: np.ndarray,
     out: dict[str, dict] = {}
     tx_of = np.array(groups["tx_id"].to_list(), dtype=object)
     areas = sorted({f["tx"] for f in found})  # per area with a finding
-    months = _month_features(np.flatnonzero(np.isin(tx_of, areas)), off, first, arr, zero_kwh)
+    wanted = set(areas)
+    gs = np.array([g for g, tx in enumerate(tx_of) if tx in wanted], dtype=np.int64)
+    months = _month_features(gs, off, first, arr, zero_kwh)
     month_tx = tx_of[months["g"].to_numpy()]
     for tx in areas:
         df = months.filter(pl.Series(month_tx == tx))
