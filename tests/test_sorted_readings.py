@@ -209,5 +209,5 @@ def test_gather_blocks_equals_the_index_gather(monkeypatch, copy_max):
     length = rng.integers(0, 20, size=30)
     start = rng.integers(0, 500 - 20, size=30)
     np.testing.assert_array_equal(G._gather_blocks(a, start, length),
-                                  a[G._block_rows(start, length)])
+                                  a[G.block_rows(start, length)])
     assert G._gather_blocks(a, start[:0], length[:0]).shape == (0,)

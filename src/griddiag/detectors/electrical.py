@@ -349,10 +349,10 @@ def bridge_missing(flags: np.ndarray, valid: np.ndarray, grid: Grid,
     ok = (gap <= max_slots) & (grid.series[b] == ser) & flags[a] & flags[b]
     if not ok.any():
         return flags
-    first, length = a[ok] + 1, gap[ok]
+    from griddiag.detectors.grid import block_rows
+
     out = flags.copy()
-    out[np.repeat(first - (np.cumsum(length) - length), length)
-        + np.arange(int(length.sum()))] = True
+    out[block_rows(a[ok] + 1, gap[ok])] = True
     return out
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "Calendar",
     "Grid",
     "SortedReadings",
+    "block_rows",
     "build_calendar",
     "daily_totals",
     "sorted_readings",
@@ -202,7 +203,7 @@ class SortedReadings:
 
     def rows(self, series: np.ndarray) -> np.ndarray:
         """Row indices of ``series`` (in series order, each in time order)."""
-        return _block_rows(self.row_offsets[series],
+        return block_rows(self.row_offsets[series],
                            self.row_offsets[series + 1] - self.row_offsets[series])
 
     def subset(self, metrics: list[str], asset_ids: list[str] | None = None
@@ -241,11 +242,11 @@ _COPY_BLOCKS_MAX = 100_000
 
 
 def _gather_blocks(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """``a[_block_rows(start, length)]`` without the index array: measured on the 2,564
+    """``a[block_rows(start, length)]`` without the index array: measured on the 2,564
     blocks of 55 M readings, 0.28 s against 0.67 s (2.3 s when its pages are new) for the
     two columns, and 440 MB of row indices never built."""
     if start.size > _COPY_BLOCKS_MAX:
-        return a[_block_rows(start, length)]
+        return a[block_rows(start, length)]
     out = np.empty(int(length.sum()), dtype=a.dtype)
     pos = 0
     for first, n in zip(start.tolist(), length.tolist()):
@@ -254,7 +255,7 @@ def _gather_blocks(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.n
     return out
 
 
-def _block_rows(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+def block_rows(start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Row indices of the blocks ``[start[i], start[i] + length[i])``, block after block."""
     first = np.repeat(start - (np.cumsum(length) - length), length)
     return first + np.arange(int(length.sum()), dtype=np.int64)

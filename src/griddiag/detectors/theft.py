@@ -59,7 +59,7 @@ from griddiag.detectors.electrical import (
     number,
     resolve_params,
 )
-from griddiag.detectors.grid import sorted_readings
+from griddiag.detectors.grid import block_rows, sorted_readings
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import change_index, flags_to_events, level_shift, rolling_median
 from griddiag.kernels.balance import (
@@ -949,11 +949,10 @@ def _month_features(gs: np.ndarray, off: np.ndarray, first: np.ndarray,
     and consumption against the meter's usual (median) ones, the area's median loss rate,
     the share of zero days and the weekly cycle (:func:`_acf7`)."""
     lens = off[gs + 1] - off[gs]
-    pos = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)  # day index
-    rows = np.repeat(off[gs], lens) + pos
+    rows = block_rows(off[gs], lens)
     meter = np.repeat(np.arange(gs.size), lens)
-    month = ((np.repeat(first[gs], lens) + pos).astype("datetime64[D]")
-             .astype("datetime64[M]").astype(np.int64))
+    day = first[gs][meter] + (rows - off[gs][meter])  # days since 1970-01-01
+    month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     share, rate, kwh = arr["share"][rows], arr["rate_pct"][rows], arr["full_kwh"][rows]
     # a meter's days are in time order: its months are consecutive runs of rows
     new = np.ones(rows.size, dtype=bool)
