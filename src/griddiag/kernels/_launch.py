@@ -39,6 +39,9 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
 - At its first compile or cache load numba imports ``numba.np.arraymath``, whose import-time
   BLAS probe imports ``scipy.linalg`` (0.2-0.4 s, the largest single item of a warm start; see
   :func:`_skip_blas_probe`).
+- Processes that share numba's on-disk cache (the cold-start compile helper, the inspection's
+  batch processes, Dask workers) lock its files while they save or load, which numba does not
+  (:func:`griddiag.kernels._cache.lock_cache_files`, installed when this module is imported).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import numba
 import numpy as np
 
 from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
+from griddiag.kernels._cache import lock_cache_files
 
 __all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane"]
 
@@ -96,6 +100,7 @@ def _skip_blas_probe() -> None:
 
 
 _skip_blas_probe()
+lock_cache_files()
 
 
 def _writable(a):

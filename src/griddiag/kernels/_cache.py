@@ -1,0 +1,117 @@
+"""numba's on-disk cache as several griddiag processes share it.
+
+numba keeps, per jitted function, an index file (argument types -> data file) and one data file
+of machine code per signature. It saves a signature by reading the index, adding the key,
+writing the index and then the data file, and loads one by reading the index, then the data
+file the index names; each file is written under a temporary name and renamed, so no file is
+ever half written, but the *pair* is not updated at once. griddiag runs processes that share
+one cache: the cold-start compile helper (:mod:`griddiag.cold_start`), the inspection's batch
+processes, Dask workers. Two saves of different signatures of one function at the same moment
+(a small batch's copied offsets and a large batch's read-only ones are two signatures) can
+leave the index naming the other signature's data, and a load between a save's two writes can
+read a data file left by an older griddiag. Machine code run with the wrong argument types
+crashes the process, so :func:`lock_cache_files` makes every save exclusive and every load
+shared, with ``flock`` on one lock file per cache folder (microseconds a call; POSIX only,
+elsewhere numba behaves as it always has).
+
+:func:`uncached_kernels` says how cold the cache is for griddiag's kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["LOCK_FILE", "cache_files_locked", "lock_cache_files", "uncached_kernels"]
+
+#: The lock file's name, in each numba cache folder that griddiag's processes write.
+LOCK_FILE: str = ".griddiag-numba.lock"
+
+_LOCKED_MARK = "_griddiag_locked"
+
+
+@contextmanager
+def _flock(folder: str | None, exclusive: bool):
+    try:
+        import fcntl
+        fd = os.open(os.path.join(folder, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o666)
+    except (ImportError, OSError, TypeError):
+        # no flock (not POSIX), a folder this process cannot write (it then saves nothing
+        # there either) or numba's internals changed: numba's own behaviour is all there is
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _locked(method: Callable[..., Any], exclusive: bool) -> Callable[..., Any]:
+    def locked(self, *args):
+        with _flock(getattr(self, "_cache_path", None), exclusive):
+            return method(self, *args)
+
+    setattr(locked, _LOCKED_MARK, True)
+    locked.__wrapped__ = method  # type: ignore[attr-defined]
+    locked.__doc__ = method.__doc__
+    return locked
+
+
+def lock_cache_files() -> bool:
+    """Make numba's cache saves exclusive and its loads shared across processes (see the
+    module docstring); idempotent. False when numba's internals are not the ones expected
+    here (the cache then works unlocked, as numba ships it) or without ``fcntl``."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    from numba.core.caching import IndexDataCacheFile
+
+    save, load = (getattr(IndexDataCacheFile, n, None) for n in ("save", "load"))
+    if save is None or load is None:
+        return False
+    if not getattr(save, _LOCKED_MARK, False):
+        IndexDataCacheFile.save = _locked(save, exclusive=True)
+    if not getattr(load, _LOCKED_MARK, False):
+        IndexDataCacheFile.load = _locked(load, exclusive=False)
+    return True
+
+
+def cache_files_locked() -> bool:
+    """Whether :func:`lock_cache_files` is in effect in this process."""
+    try:
+        from numba.core.caching import IndexDataCacheFile
+    except ImportError:
+        return False
+    return all(getattr(getattr(IndexDataCacheFile, n, None), _LOCKED_MARK, False)
+               for n in ("save", "load"))
+
+
+def uncached_kernels() -> tuple[int, int]:
+    """``(uncached, total)``: how many of the griddiag kernels imported so far have no machine
+    code in numba's cache for their current source, of how many cached kernels. ``(0, 0)``
+    with the cache off, under ``NUMBA_DISABLE_JIT`` or when numba's internals differ. Reads
+    one small index file a kernel (about 5 ms for all of them)."""
+    from numba.core.dispatcher import Dispatcher
+
+    uncached = total = 0
+    try:
+        for name, module in list(sys.modules.items()):
+            if not name.startswith("griddiag.kernels.") or module is None:
+                continue
+            for obj in list(vars(module).values()):
+                if not isinstance(obj, Dispatcher) or obj.__module__ != name:
+                    continue
+                index = getattr(getattr(obj, "_cache", None), "_cache_file", None)
+                if index is None:  # numba's NullCache: this kernel is not cached
+                    continue
+                total += 1
+                # empty when missing, from another numba version, or for older source
+                uncached += not index._load_index()
+    except Exception:  # noqa: BLE001 - a probe of numba internals; never fail a run on it
+        return 0, 0
+    return uncached, total
