@@ -12,6 +12,9 @@ Environment variables (read once, at import):
     ``0`` runs every kernel on the calling thread (default: large batches are split by series
     over threads, see :mod:`griddiag.kernels._launch`; useful under an outer process pool, or
     to profile).
+``GRIDDIAG_COMPILE_HELPER``
+    ``0`` never starts the second process that compiles kernels beside a run on a cold numba
+    cache (default on; see :mod:`griddiag.cold_start`).
 
 ``GRIDDIAG_CACHE_DIR``
     Where griddiag keeps results that are slow to compute and never change for given inputs
@@ -29,6 +32,7 @@ from pathlib import Path
 
 __all__ = [
     "CACHE_DIR",
+    "COMPILE_HELPER",
     "JIT",
     "MAD_TO_SIGMA",
     "MEANAD_TO_SIGMA",
@@ -64,6 +68,7 @@ def _cache_dir() -> Path | None:
 CACHE_DIR: Path | None = _cache_dir()
 NUMBA_CACHE: bool = _env_flag("GRIDDIAG_NUMBA_CACHE", True)
 NUMBA_PARALLEL: bool = _env_flag("GRIDDIAG_NUMBA_PARALLEL", True)
+COMPILE_HELPER: bool = _env_flag("GRIDDIAG_COMPILE_HELPER", True)
 # Never fastmath: it lets LLVM assume no NaN/inf, and NaN is how griddiag spells "missing".
 NUMBA_FASTMATH: bool = False
 

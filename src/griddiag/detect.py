@@ -156,11 +156,13 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     beside the meter and statistical detectors, whose kernels and array work release the
     GIL; the electrical checks follow the detectors on this thread, so the grids they share
     never coincide with the detectors' memory peak. The findings are those of a one-lane
-    run.
+    run. On a cold numba cache a second process compiles the kernels from the other end of
+    the run (:mod:`griddiag.cold_start`); the findings are the same.
     """
+    from griddiag.cold_start import compile_helper
     from griddiag.detectors.base import merge_findings
     from griddiag.detectors.grid import sorted_readings
-    from griddiag.kernels._launch import side_lane
+    from griddiag.kernels._launch import side_lane, side_lane_threads
 
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -172,7 +174,11 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     cut = _external_filter(readings, prof, lo, hi)
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
     # two lanes share the batch's sorted arrays when the checks read the whole frame
-    with side_lane(readings.height) if cut is None else nullcontext(None) as submit:
+    two_lanes = cut is None and side_lane_threads(readings.height) >= 2
+    # on a cold numba cache a second process compiles the kernels from the other end (it
+    # counts this thread's kernel threads, so it is entered before the lanes split them)
+    with (compile_helper(readings, assets, prof, batch.ids, two_lanes=two_lanes),
+          side_lane(readings.height) if two_lanes else nullcontext(None) as submit):
         if submit is None:
             _run_detectors(batch, zones, assets, prof, year, start, end, found)
             external = readings if cut is None else readings.filter(cut)
@@ -190,10 +196,11 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
 
 
 def _run_detectors(batch, zones, assets, prof, year, start, end,
-                   out: list[pl.DataFrame]) -> None:
+                   out: list[pl.DataFrame], *, backwards: bool = False) -> None:
     """The profile's meter, statistical and joint detectors on the batch's sorted readings,
-    zone after zone (:func:`_zones`)."""
-    for zone, ids in zones:
+    zone after zone (:func:`_zones`); ``backwards``: in the opposite order, joint detectors
+    first (the cold-start compile helper's order, :func:`run_backwards`)."""
+    for zone, ids in (zones[::-1] if backwards else zones):
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
         zone_sorted = batch if ids is None else batch.subset(batch.metrics.to_list(), ids)
@@ -204,19 +211,59 @@ def _run_detectors(batch, zones, assets, prof, year, start, end,
         # sum check reads the interval channel's grid in place instead of building it again
         keep = {m for s in joint_specs for m in metrics if s.applies(m)}
         grids: dict[str, Any] = {}
-        for metric in metrics:
+        if backwards:
+            _run_joints(zone_sorted, assets, prof, joint_specs, metrics, lo, hi, grids, out)
+        for metric in (metrics[::-1] if backwards else metrics):
             specs = [s for s in prof.detectors if not s.joint and s.applies(metric)]
             if specs:
                 found, grid = _run_metric(zone_sorted, assets, prof, specs, lo, hi, [metric])
                 out += found
-                if metric in keep and grid is not None:
+                if metric in keep and grid is not None and not backwards:
                     grids[metric] = grid
-        for spec in joint_specs:
-            # a detector comparing metrics of one asset (the sum check) sees them together
-            joint = [m for m in metrics if spec.applies(m)]
-            if joint:
-                out.append(_run_joint(zone_sorted, assets, prof, spec, lo, hi, joint, grids))
+        if not backwards:
+            _run_joints(zone_sorted, assets, prof, joint_specs, metrics, lo, hi, grids, out)
         del grids
+
+
+def _run_joints(readings, assets, prof, specs, metrics, lo, hi, grids,
+                out: list[pl.DataFrame]) -> None:
+    for spec in specs:
+        # a detector comparing metrics of one asset (the sum check) sees them together
+        joint = [m for m in metrics if spec.applies(m)]
+        if joint:
+            out.append(_run_joint(readings, assets, prof, spec, lo, hi, joint, grids))
+
+
+def run_backwards(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
+                  two_lanes: bool) -> None:
+    """:func:`detect_batch`'s work in the opposite order, findings thrown away: what the
+    cold-start compile helper runs (:mod:`griddiag.cold_start`). ``detect_batch`` compiles the
+    kernels from its first step on; this compiles them from its last step back, and each
+    process loads from numba's cache what the other has already saved, so together they
+    compile the profile about once. ``two_lanes``: the order of a two-lane ``detect_batch``
+    (the theft checks beside the detectors, the electrical checks last), else of one lane
+    (detectors, then the checks in the profile's order)."""
+    from dataclasses import replace
+
+    from griddiag.detectors.grid import sorted_readings
+
+    prof = replace(prof, detectors=prof.detectors[::-1])
+    batch = sorted_readings(readings)
+
+    def detectors() -> None:
+        _run_detectors(batch, _zones(batch, assets), assets, prof, None, None, None, [],
+                       backwards=True)
+
+    checks = list(prof.external[::-1])
+    if two_lanes:
+        _run_external(readings, assets, [e for e in checks if e.family == "electrical"],
+                      None, None)
+        detectors()
+        _run_external(readings, assets, [e for e in checks if e.family != "electrical"],
+                      None, None)
+    else:
+        _run_external(readings, assets, checks, None, None)
+        detectors()
 
 
 def _zones(batch, assets: pl.DataFrame) -> list[tuple[str, list[str] | None]]:

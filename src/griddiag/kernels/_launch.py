@@ -58,7 +58,8 @@ import numpy as np
 from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
 from griddiag.kernels._cache import lock_cache_files
 
-__all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane"]
+__all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane",
+           "side_lane_threads"]
 
 #: Chunks of series per thread: more than one, so a thread that finishes early takes another
 #: chunk when series cost unequal time (gaps, NaN runs), without a chunk per series.
@@ -172,7 +173,7 @@ def side_lane(n_values: int) -> Iterator[Callable[..., Future] | None]:
     kernel waits for a pool thread); the caller's count is restored on exit, which waits for
     the side work.
     """
-    total = _thread_count(n_values) if n_values >= SIDE_LANE_MIN_VALUES else 1
+    total = side_lane_threads(n_values)
     if total < 2:
         yield None
         return
@@ -189,6 +190,12 @@ def side_lane(n_values: int) -> Iterator[Callable[..., Future] | None]:
             yield lambda fn, *args: pool.submit(run, fn, *args)
         finally:
             numba.set_num_threads(before)
+
+
+def side_lane_threads(n_values: int) -> int:
+    """The kernel threads :func:`side_lane` splits between two lanes for a batch of
+    ``n_values``; below 2 it runs no side lane."""
+    return _thread_count(n_values) if n_values >= SIDE_LANE_MIN_VALUES else 1
 
 
 def _thread_count(n_values: int) -> int:
