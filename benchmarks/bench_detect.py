@@ -296,7 +296,8 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
             "", table(["run", "readings", "energy points", "input MiB", "s", "M points/s",
                        "peak RSS MiB", "peak above start MiB", "extra / input", "findings"],
                       rows), "",
-            "Two lanes: the theft checks on a second thread beside the detectors (batches of "
+            "Two lanes: the electrical and theft checks on a second thread beside the "
+            "detectors (batches of "
             "a million readings or more); the baseline runs the same data with the checks "
             "after the detectors, on one thread, in its own process.", "",
             f"Target >= 5 M points/s: {'met' if rate >= 5 else 'missed'} ({rate / 5:.2f} of "

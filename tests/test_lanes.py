@@ -1,14 +1,17 @@
-"""A batch's two lanes: the theft checks on a second thread beside the detectors.
+"""A batch's two lanes: the theft and electrical checks on a second thread beside the
+detectors.
 
 ``griddiag.kernels._launch.side_lane`` (the thread, numba's thread count split between the
 lanes) and ``griddiag.detect.detect_batch`` with it: the findings of a two-lane run equal
-those of a one-lane run, and the theft checks did run on the second thread.
+those of a one-lane run, the checks did run on the second thread, and the electrical ones
+only once the detectors were past their memory peak.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+import time
 from pathlib import Path
 
 import numba
@@ -92,7 +95,67 @@ def test_two_lanes_find_what_one_lane_finds(monkeypatch, area):
     assert_frame_equal(one, two)
     me = threading.get_ident()
     families = [e.family for e in load_profile("default").external]
-    assert [fam for t, fams in where if t == me for fam in fams] == \
-        [f for f in families if f == "electrical"]
-    assert [fam for t, fams in where if t != me for fam in fams] == \
-        [f for f in families if f != "electrical"] != []
+    # every check on the side lane: the theft checks, then the electrical ones
+    assert not [t for t, _ in where if t == me]
+    assert [fam for _, fams in where for fam in fams] == \
+        [f for f in families if f != "electrical"] + [f for f in families if f == "electrical"]
+    assert "theft" in families and "electrical" in families
+
+
+def test_the_electrical_checks_wait_for_the_largest_metric(monkeypatch, area):
+    """The side lane's electrical grids must not add to the detectors' memory peak: they start
+    once the metric with the most readings (run first) is done, even when the theft checks
+    end long before."""
+    readings, assets = area
+    log: list[tuple[str, object]] = []
+    theft_done = threading.Event()
+    run_external, run_metric = detect_module._run_external, detect_module._run_metric
+
+    def external(frame, assets, checks, lo, hi):
+        families = {c.family for c in checks}
+        log.append(("checks start", families))
+        out = run_external(frame, assets, checks, lo, hi)
+        if "theft" in families:
+            theft_done.set()
+        return out
+
+    def metric(*args):
+        out = run_metric(*args)
+        if not any(kind == "metric done" for kind, _ in log):
+            assert theft_done.wait(120)  # the theft checks are over, this metric is not yet
+            time.sleep(0.3)
+        log.append(("metric done", args[6]))
+        return out
+
+    monkeypatch.setattr(detect_module, "_run_external", external)
+    monkeypatch.setattr(detect_module, "_run_metric", metric)
+    _force_two_lanes(monkeypatch)
+    griddiag.detect(readings, assets=assets)
+    done = [m for kind, m in log if kind == "metric done"]
+    counts = readings.group_by("metric").len().sort("len", descending=True)
+    assert done[0] == [counts["metric"][0]]  # the largest metric first
+    electrical = log.index(("checks start", {"electrical"}))
+    assert log.index(("metric done", done[0])) < electrical
+
+
+def test_an_error_in_the_detectors_does_not_leave_the_side_lane_waiting(monkeypatch, area):
+    readings, assets = area
+
+    def fail(*args):
+        raise ValueError("a detector failed")
+
+    monkeypatch.setattr(detect_module, "_run_metric", fail)
+    _force_two_lanes(monkeypatch)
+    raised = []
+
+    def run():
+        try:
+            griddiag.detect(readings, assets=assets)
+        except ValueError as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "detect hung: the side lane waited for the detectors"
+    assert [str(e) for e in raised] == ["a detector failed"]

@@ -77,10 +77,10 @@ NUMBA_FASTMATH: bool = False
 PARALLEL_MIN_VALUES: int = 20_000
 
 #: Batches with fewer readings run the electrical and theft checks after the detectors, on
-#: the calling thread; larger ones run the theft checks on a second thread beside the
-#: detectors (``griddiag.detect.detect_batch``; measured on 1,000 meters x 1 year, 55 M
-#: readings on 2 cores: 14-16 s against 21 s in one lane). A second lane pays when each side
-#: takes seconds; below this its thread and numba's thread split cost more than they save.
+#: the calling thread; larger ones run them on a second thread beside the detectors
+#: (``griddiag.detect.detect_batch``; measured on 1,000 meters x 1 year, 55 M readings on 2
+#: cores: about 14 s against 20 s in one lane). A second lane pays when each side takes
+#: seconds; below this its thread and numba's thread split cost more than they save.
 SIDE_LANE_MIN_VALUES: int = 1_000_000
 
 #: Options of every kernel: compiled once per argument types, cached on disk, releasing the GIL

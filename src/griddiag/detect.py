@@ -6,13 +6,14 @@ slots NaN, never filled) -> local calendar when a detector needs it -> each conf
 detector on the series of the asset kinds and metrics it applies to -> electrical and theft
 checks on the batch's frames -> findings explained by another finding dropped -> overlapping
 findings of one kind merged (:func:`griddiag.detectors.base.merge_findings`). A large batch
-runs the theft checks on a second thread beside the detectors (:func:`detect_batch`); the
-findings are the same.
+runs the electrical and theft checks on a second thread beside the detectors
+(:func:`detect_batch`); the findings are the same.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
@@ -152,12 +153,13 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
 
     A large batch, with two kernel threads or more, runs in two lanes
     (:func:`griddiag.kernels._launch.side_lane`, which splits the threads between them): the
-    theft checks (daily balances and PyOD models, much of it Python) on a second thread,
-    beside the meter and statistical detectors, whose kernels and array work release the
-    GIL; the electrical checks follow the detectors on this thread, so the grids they share
-    never coincide with the detectors' memory peak. The findings are those of a one-lane
-    run. On a cold numba cache a second process compiles the kernels from the other end of
-    the run (:mod:`griddiag.cold_start`); the findings are the same.
+    electrical and theft checks (daily balances and PyOD models, much of it Python) on a
+    second thread, beside the meter and statistical detectors, whose kernels and array work
+    release the GIL (:func:`_checks_beside`). The detectors take the metric with the most
+    readings first, and the electrical checks wait for it to be done, so the grids they share
+    (about 0.5 GB on 1,000 meters) never add to the detectors' memory peak. The findings are
+    those of a one-lane run. On a cold numba cache a second process compiles the kernels from
+    the other end of the run (:mod:`griddiag.cold_start`); the findings are the same.
     """
     from griddiag.cold_start import compile_helper
     from griddiag.detectors.base import merge_findings
@@ -184,28 +186,49 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
             external = readings if cut is None else readings.filter(cut)
             found += _run_external(external, assets, prof.external, lo, hi)
         else:
-            electrical = [e for e in prof.external if e.family == "electrical"]
-            others = [e for e in prof.external if e.family != "electrical"]
-            beside = submit(_run_external, readings, assets, others, lo, hi)
-            _run_detectors(batch, zones, assets, prof, year, start, end, found)
-            found += _run_external(readings, assets, electrical, lo, hi) + beside.result()
+            past_peak = threading.Event()
+            beside = submit(_checks_beside, readings, assets, prof.external, lo, hi, past_peak)
+            try:
+                _run_detectors(batch, zones, assets, prof, year, start, end, found,
+                               past_peak=past_peak)
+            finally:
+                past_peak.set()  # an error here must not leave the side lane waiting
+            found += beside.result()
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return merge_findings(_drop_explained(pl.concat(found)))
 
 
+def _checks_beside(readings: pl.DataFrame, assets: pl.DataFrame, checks: list, lo, hi,
+                   past_peak: threading.Event) -> list[pl.DataFrame]:
+    """The side lane of a two-lane :func:`detect_batch`: the theft checks, then, once the
+    detectors are past their memory peak (``past_peak``), the electrical checks, whose grids
+    (about 0.5 GB on 1,000 meters) would otherwise add to it. The findings come in the order of
+    ``checks`` (as in one lane)."""
+    electrical = [e for e in checks if e.family == "electrical"]
+    others = [e for e in checks if e.family != "electrical"]
+    found = dict(zip(map(id, others), _run_external(readings, assets, others, lo, hi),
+                     strict=True))
+    past_peak.wait()
+    found.update(zip(map(id, electrical), _run_external(readings, assets, electrical, lo, hi),
+                     strict=True))
+    return [found[id(e)] for e in checks]
+
+
 def _run_detectors(batch, zones, assets, prof, year, start, end,
-                   out: list[pl.DataFrame], *, backwards: bool = False) -> None:
+                   out: list[pl.DataFrame], *, past_peak: threading.Event | None = None,
+                   backwards: bool = False) -> None:
     """The profile's meter, statistical and joint detectors on the batch's sorted readings,
-    zone after zone (:func:`_zones`); ``backwards``: in the opposite order, joint detectors
-    first (the cold-start compile helper's order, :func:`run_backwards`)."""
+    zone after zone (:func:`_zones`), the metric with the most readings first: their memory
+    peak is then behind them early, which ``past_peak`` is set to tell (after the first
+    zone's largest metric). ``backwards``: in the opposite order, joint detectors first (the
+    cold-start compile helper's order, :func:`run_backwards`)."""
     for zone, ids in (zones[::-1] if backwards else zones):
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
         zone_sorted = batch if ids is None else batch.subset(batch.metrics.to_list(), ids)
-        # the metrics the zone's assets have (a subset keeps the batch's metric codes)
-        metrics = zone_sorted.metrics.gather(np.unique(zone_sorted.series_metric)).to_list()
+        metrics = _largest_first(zone_sorted)
         joint_specs = [s for s in prof.detectors if s.joint]
         # the period grids of the metrics a joint detector compares are kept for it, so the
         # sum check reads the interval channel's grid in place instead of building it again
@@ -220,9 +243,22 @@ def _run_detectors(batch, zones, assets, prof, year, start, end,
                 out += found
                 if metric in keep and grid is not None and not backwards:
                     grids[metric] = grid
+            if past_peak is not None:
+                past_peak.set()
         if not backwards:
             _run_joints(zone_sorted, assets, prof, joint_specs, metrics, lo, hi, grids, out)
         del grids
+
+
+def _largest_first(batch) -> list[str]:
+    """The metrics of ``batch`` (``SortedReadings``), the most readings first (then by name)."""
+    n_metrics = batch.metrics.len()
+    series = np.bincount(batch.series_metric, minlength=n_metrics)
+    readings = np.bincount(batch.series_metric, weights=np.diff(batch.row_offsets),
+                           minlength=n_metrics)
+    present = np.flatnonzero(series)  # a zone's subset keeps the batch's metric codes
+    return batch.metrics.gather(present[np.argsort(-readings[present], kind="stable")]
+                                ).to_list()
 
 
 def _run_joints(readings, assets, prof, specs, metrics, lo, hi, grids,
@@ -240,9 +276,10 @@ def run_backwards(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *
     cold-start compile helper runs (:mod:`griddiag.cold_start`). ``detect_batch`` compiles the
     kernels from its first step on; this compiles them from its last step back, and each
     process loads from numba's cache what the other has already saved, so together they
-    compile the profile about once. ``two_lanes``: the order of a two-lane ``detect_batch``
-    (the theft checks beside the detectors, the electrical checks last), else of one lane
-    (detectors, then the checks in the profile's order)."""
+    compile the profile about once. ``two_lanes``: backwards from the ends of a two-lane
+    ``detect_batch``'s lanes (detectors on one; theft, then electrical checks on the other):
+    electrical checks, detectors, theft checks; else the one lane's order (detectors, then
+    the checks in the profile's order) reversed."""
     from dataclasses import replace
 
     from griddiag.detectors.grid import sorted_readings

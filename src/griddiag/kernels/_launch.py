@@ -32,8 +32,9 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
   are therefore copied, which costs microseconds; large ones are passed as they are, since
   copying them would cost memory (they then get their own version, as before).
 - A large batch also runs in two *lanes* (:func:`side_lane`, used by
-  :func:`griddiag.detect.detect_batch`): the theft checks, much of them Python, on a second
-  thread beside the detectors, whose kernels and array work release the GIL. On 2 cores the
+  :func:`griddiag.detect.detect_batch`): the electrical and theft checks, much of them
+  Python, on a second thread beside the detectors, whose kernels and array work release the
+  GIL. On 2 cores the
   whole profile was a one-thread run most of the time (CPU time equal to wall time); the
   lanes split numba's thread count between them, so together they use no more threads.
 - At its first compile or cache load numba imports ``numba.np.arraymath``, whose import-time
