@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 #: detectors the data that makes them call their kernels.
 SLICE_DAYS: int = 28
 
-# the helper's own environment: it never starts a helper itself
-_IN_HELPER = "GRIDDIAG_COMPILE_HELPER"
+# the switch of config.COMPILE_HELPER, set to 0 in the helper's environment: a helper never
+# starts another
+_SWITCH = "GRIDDIAG_COMPILE_HELPER"
 
 
 def helper_wanted(prof: Profile) -> bool:
@@ -131,7 +132,7 @@ def _start(folder: Path, sliced: pl.DataFrame, assets: pl.DataFrame, prof: Profi
     with open(folder / "helper.log", "wb") as err:
         proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, _IN_HELPER: "0"})
+                                env={**os.environ, _SWITCH: "0"})
     log.debug("compile helper started (pid %d) on %d readings", proc.pid, sliced.height)
     return proc
 
