@@ -254,10 +254,10 @@ def _largest_first(batch) -> list[str]:
     """The metrics of ``batch`` (``SortedReadings``), the most readings first (then by name)."""
     n_metrics = batch.metrics.len()
     series = np.bincount(batch.series_metric, minlength=n_metrics)
-    readings = np.bincount(batch.series_metric, weights=np.diff(batch.row_offsets),
-                           minlength=n_metrics)
+    n_readings = np.bincount(batch.series_metric, weights=np.diff(batch.row_offsets),
+                             minlength=n_metrics)
     present = np.flatnonzero(series)  # a zone's subset keeps the batch's metric codes
-    return batch.metrics.gather(present[np.argsort(-readings[present], kind="stable")]
+    return batch.metrics.gather(present[np.argsort(-n_readings[present], kind="stable")]
                                 ).to_list()
 
 
