@@ -8,8 +8,8 @@ work). When most of the kernels imported so far have no cached machine code,
 slice of the batch *in the opposite order* (:func:`griddiag.detect.run_backwards`) and throws
 its findings away. Both processes save what they compile to the same cache, and each loads
 from it what the other has already saved when it gets there, so they meet about half-way:
-measured here on the default profile, one area x 14 days, 2 cores: 38 s -> 22 s to the
-first result. The findings are the run's own; the helper only fills the cache.
+measured by bench_detect on the default profile, one area x 14 days, 2 cores: 36 s -> 22 s
+to the first result. The findings are the run's own; the helper only fills the cache.
 
 - The slice: the first transformer area (or single asset) holding each asset kind of the
   batch, over the batch's first :data:`SLICE_DAYS` days: the same code paths and argument
