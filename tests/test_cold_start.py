@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from griddiag import cold_start, config
 from griddiag.detectors.profile import load_profile
 from griddiag.kernels import _cache
 from griddiag.schema import normalize_assets, normalize_readings
+from tests.child import run_python
 
 detect_module = importlib.import_module("griddiag.detect")  # griddiag.detect is the function
 
@@ -67,12 +65,9 @@ def test_no_helper_with_one_thread_or_a_profile_not_from_a_file(cold_cache, monk
 
 
 def test_the_environment_switch_is_read_at_import():
-    env = {**os.environ, "GRIDDIAG_COMPILE_HELPER": "0",
-           "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    code = "from griddiag import config; print(config.COMPILE_HELPER)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == "False"
+    out = run_python("from griddiag import config; print(config.COMPILE_HELPER)",
+                     GRIDDIAG_COMPILE_HELPER="0")
+    assert out.strip() == "False"
 
 
 def _frames():
@@ -140,16 +135,11 @@ records = []
 logging.getLogger("griddiag.cold_start").addHandler(
     type("H", (logging.Handler,), {"emit": lambda self, r: records.append(r.getMessage())})())
 import griddiag
-from numba.core.dispatcher import Dispatcher
+from griddiag.kernels._cache import kernels
 found = griddiag.detect(pl.read_parquet(sys.argv[1]), assets=pl.read_parquet(sys.argv[2]))
 found.write_parquet(sys.argv[3])
-hits = misses = 0
-for name, module in list(sys.modules.items()):
-    if name.startswith("griddiag.kernels.") and module is not None:
-        for obj in vars(module).values():
-            if isinstance(obj, Dispatcher) and obj.__module__ == name:
-                hits += sum(obj.stats.cache_hits.values())
-                misses += sum(obj.stats.cache_misses.values())
+hits = sum(sum(k.stats.cache_hits.values()) for k in kernels())
+misses = sum(sum(k.stats.cache_misses.values()) for k in kernels())
 print(json.dumps({"hits": hits, "misses": misses, "log": records}))
 """
 
@@ -167,14 +157,12 @@ def test_a_cold_run_shares_the_compile_with_its_helper(tmp_path):
     small.write_parquet(tmp_path / "readings.parquet")
     assets.write_parquet(tmp_path / "assets.parquet")
     (tmp_path / "tmp").mkdir()
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "GRIDDIAG_COMPILE_HELPER": "1", "GRIDDIAG_NUMBA_PARALLEL": "1",
-           "NUMBA_NUM_THREADS": "2", "TMPDIR": str(tmp_path / "tmp"),
-           "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-c", _COLD_RUN, str(tmp_path / "readings.parquet"),
-                          str(tmp_path / "assets.parquet"), str(tmp_path / "found.parquet")],
-                         env=env, capture_output=True, text=True, check=True, timeout=300)
-    report = json.loads(out.stdout.splitlines()[-1])
+    out = run_python(_COLD_RUN, str(tmp_path / "readings.parquet"),
+                     str(tmp_path / "assets.parquet"), str(tmp_path / "found.parquet"),
+                     timeout=300, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+                     GRIDDIAG_COMPILE_HELPER="1", GRIDDIAG_NUMBA_PARALLEL="1",
+                     NUMBA_NUM_THREADS="2", TMPDIR=str(tmp_path / "tmp"))
+    report = json.loads(out.splitlines()[-1])
     assert any("compile helper started" in m for m in report["log"]), report["log"]
     # the cache was empty: every kernel this run loaded rather than compiled, the helper saved
     assert report["hits"] >= 5, report

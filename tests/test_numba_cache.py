@@ -7,13 +7,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from griddiag.kernels import _cache
+from tests.child import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,11 +81,8 @@ print(json.dumps([before, _cache.uncached_kernels()]))
 
 
 def test_uncached_kernels_counts_what_the_cache_lacks(tmp_path):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-           "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-c", _COUNT], env=env, capture_output=True,
-                         text=True, check=True)
-    (cold, total), (after, total_after) = json.loads(out.stdout)
+    out = run_python(_COUNT, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    (cold, total), (after, total_after) = json.loads(out)
     assert total == total_after > 20
     assert cold == total  # an empty cache
     assert 1 <= total - after <= 3  # the events kernel (and its helpers) now cached

@@ -4,11 +4,7 @@ cached holiday calendar, one compiled signature per kernel, no scipy.linalg behi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +13,9 @@ import griddiag
 from griddiag import config
 from griddiag import holiday_calendar as hc
 from griddiag.exceptions import ConfigError
+from tests.child import run_python
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def _run(code: str, **env) -> str:
-    full = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            **env}
-    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
-                         text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+_run = run_python
 
 
 HEAVY = ["pyarrow", "scipy", "numba", "holidays", "pyod", "sklearn", "psycopg", "matplotlib",

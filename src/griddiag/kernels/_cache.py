@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["LOCK_FILE", "cache_files_locked", "lock_cache_files", "uncached_kernels"]
+__all__ = ["LOCK_FILE", "cache_files_locked", "kernels", "lock_cache_files", "uncached_kernels"]
 
 #: The lock file's name, in each numba cache folder that griddiag's processes write.
 LOCK_FILE: str = ".griddiag-numba.lock"
@@ -91,27 +91,31 @@ def cache_files_locked() -> bool:
                for n in ("save", "load"))
 
 
+def kernels() -> Iterator[Any]:
+    """The numba dispatchers defined in the ``griddiag.kernels`` modules imported so far."""
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("griddiag.kernels.") and module is not None:
+            for obj in list(vars(module).values()):
+                if isinstance(obj, Dispatcher) and obj.__module__ == name:
+                    yield obj
+
+
 def uncached_kernels() -> tuple[int, int]:
     """``(uncached, total)``: how many of the griddiag kernels imported so far have no machine
     code in numba's cache for their current source, of how many cached kernels. ``(0, 0)``
     with the cache off, under ``NUMBA_DISABLE_JIT`` or when numba's internals differ. Reads
     one small index file a kernel (about 5 ms for all of them)."""
-    from numba.core.dispatcher import Dispatcher
-
     uncached = total = 0
     try:
-        for name, module in list(sys.modules.items()):
-            if not name.startswith("griddiag.kernels.") or module is None:
+        for kernel in kernels():
+            index = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
+            if index is None:  # numba's NullCache: this kernel is not cached
                 continue
-            for obj in list(vars(module).values()):
-                if not isinstance(obj, Dispatcher) or obj.__module__ != name:
-                    continue
-                index = getattr(getattr(obj, "_cache", None), "_cache_file", None)
-                if index is None:  # numba's NullCache: this kernel is not cached
-                    continue
-                total += 1
-                # empty when missing, from another numba version, or for older source
-                uncached += not index._load_index()
+            total += 1
+            # empty when missing, from another numba version, or for older source
+            uncached += not index._load_index()
     except Exception:  # noqa: BLE001 - a probe of numba internals; never fail a run on it
         return 0, 0
     return uncached, total

@@ -34,9 +34,9 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
 - A large batch also runs in two *lanes* (:func:`side_lane`, used by
   :func:`griddiag.detect.detect_batch`): the electrical and theft checks, much of them
   Python, on a second thread beside the detectors, whose kernels and array work release the
-  GIL. On 2 cores the
-  whole profile was a one-thread run most of the time (CPU time equal to wall time); the
-  lanes split numba's thread count between them, so together they use no more threads.
+  GIL. On 2 cores the whole profile was a one-thread run most of the time (CPU time equal to
+  wall time); the lanes split numba's thread count between them, so together they use no
+  more threads.
 - At its first compile or cache load numba imports ``numba.np.arraymath``, whose import-time
   BLAS probe imports ``scipy.linalg`` (0.2-0.4 s, the largest single item of a warm start; see
   :func:`_skip_blas_probe`).
