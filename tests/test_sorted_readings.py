@@ -64,11 +64,38 @@ def _random_frame(rng: np.random.Generator, shuffle: str) -> pl.DataFrame:
     return df
 
 
+@pytest.mark.parametrize("piece_rows", [1, 7, 1 << 20])
 @pytest.mark.parametrize("shuffle", ["none", "blocks", "rows"])
-def test_sorted_readings_equal_a_plain_sort(shuffle):
+def test_sorted_readings_equal_a_plain_sort(monkeypatch, shuffle, piece_rows):
+    from griddiag.detectors import grid as G
+
+    # "blocks" frames are concatenated parts, several chunks: compared a chunk at a time
+    # (piece_rows=1), a few chunks at a time, or all at once
+    monkeypatch.setattr(G, "_PIECE_ROWS", piece_rows)
     rng = np.random.default_rng({"none": 1, "blocks": 2, "rows": 3}[shuffle])
     for _ in range(30):
         _check_sorted(_random_frame(rng, shuffle))
+
+
+@pytest.mark.parametrize("piece_rows", [1, 3, 1 << 20])
+def test_block_starts_across_chunks_with_nulls(monkeypatch, piece_rows):
+    from griddiag.detectors import grid as G
+
+    monkeypatch.setattr(G, "_PIECE_ROWS", piece_rows)
+    rng = np.random.default_rng(piece_rows)
+    for _ in range(40):
+        n = int(rng.integers(1, 40))
+        a = rng.choice(["A", "B", None], n, p=[0.45, 0.45, 0.1]).tolist()
+        m = rng.choice(["e", "v", None], n, p=[0.45, 0.45, 0.1]).tolist()
+        cut = np.sort(rng.choice(np.arange(n + 1), int(rng.integers(0, 5))))
+        bounds = [0, *cut.tolist(), n]  # chunks of the columns, empty ones included
+        asset = pl.concat([pl.Series(a[x:y], dtype=pl.String)
+                           for x, y in zip(bounds[:-1], bounds[1:])], rechunk=False)
+        metric = pl.Series(m, dtype=pl.String)  # one chunk: cut unlike asset_id
+        expected = [i for i in range(n) if i == 0 or (a[i], m[i]) != (a[i - 1], m[i - 1])]
+        assert G._block_starts(asset, metric).tolist() == expected
+    assert G._block_starts(pl.Series([], dtype=pl.String),
+                           pl.Series([], dtype=pl.String)).tolist() == []
 
 
 def test_sorted_input_is_not_copied():
@@ -211,3 +238,8 @@ def test_gather_blocks_equals_the_index_gather(monkeypatch, copy_max):
     np.testing.assert_array_equal(G._gather_blocks(a, start, length),
                                   a[G.block_rows(start, length)])
     assert G._gather_blocks(a, start[:0], length[:0]).shape == (0,)
+    # the same from the chunks of `a` (empty ones too), blocks running across them
+    cut = [0, 0, 7, 130, 131, 131, 400, 500]
+    parts = [a[x:y] for x, y in zip(cut[:-1], cut[1:])]
+    np.testing.assert_array_equal(G._gather_blocks(parts, start, length),
+                                  a[G.block_rows(start, length)])
