@@ -88,3 +88,33 @@ def test_uncached_kernels_counts_what_the_cache_lacks(tmp_path):
     assert 1 <= total - after <= 3  # the events kernel (and its helpers) now cached
 
 
+
+
+_LOAD_THEN_COMPILE = r"""
+import json
+import numba, numpy as np
+from numba.core.registry import cpu_target
+from griddiag.kernels import flags_to_events
+events = flags_to_events(np.array([False, True, True, False]),
+                         scores=np.array([0.0, 2.0, 3.0, 0.0]))
+loaded = sum(sum(k._cache_hits.values()) for k in __import__("griddiag.kernels._cache",
+             fromlist=["x"]).kernels())
+installed = len(cpu_target.target_context._registries)
+
+@numba.njit(cache=False)
+def median(x):
+    return np.median(x)
+
+print(json.dumps([[a.tolist() for a in events], loaded, installed, median(np.arange(5.0)),
+                  len(cpu_target.target_context._registries)]))
+"""
+
+
+def test_a_cache_load_skips_the_compiler_refresh_and_a_compile_still_refreshes(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    run_python(_LOAD_THEN_COMPILE, **env)  # compiles the events kernel into the cache
+    events, loaded, installed, median, after = json.loads(run_python(_LOAD_THEN_COMPILE, **env))
+    assert events == [[0], [1], [3], [2]]  # the loaded machine code runs
+    assert loaded >= 1
+    assert installed == 0  # loading installed none of numba's lowering registries...
+    assert median == 2.0 and after > 0  # ...which a compile then refreshes itself

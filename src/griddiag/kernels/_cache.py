@@ -14,7 +14,8 @@ crashes the process, so :func:`lock_cache_files` makes every save exclusive and 
 shared, with ``flock`` on one lock file per cache folder (microseconds a call; POSIX only,
 elsewhere numba behaves as it always has).
 
-:func:`uncached_kernels` says how cold the cache is for griddiag's kernels.
+:func:`load_without_refresh` keeps a warm start from paying for numba's compiler when it only
+loads machine code; :func:`uncached_kernels` says how cold the cache is for griddiag's kernels.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["LOCK_FILE", "cache_files_locked", "kernels", "lock_cache_files", "uncached_kernels"]
+__all__ = ["LOCK_FILE", "cache_files_locked", "kernels", "load_without_refresh",
+           "lock_cache_files", "uncached_kernels"]
 
 #: The lock file's name, in each numba cache folder that griddiag's processes write.
 LOCK_FILE: str = ".griddiag-numba.lock"
 
-_LOCKED_MARK = "_griddiag_locked"
+#: set on numba methods griddiag has replaced, so each is replaced once
+_PATCHED_MARK = "_griddiag_patched"
 
 
 @contextmanager
@@ -55,7 +58,7 @@ def _locked(method: Callable[..., Any], exclusive: bool) -> Callable[..., Any]:
         with _flock(getattr(self, "_cache_path", None), exclusive):
             return method(self, *args)
 
-    setattr(locked, _LOCKED_MARK, True)
+    setattr(locked, _PATCHED_MARK, True)
     locked.__wrapped__ = method  # type: ignore[attr-defined]
     locked.__doc__ = method.__doc__
     return locked
@@ -74,9 +77,9 @@ def lock_cache_files() -> bool:
     save, load = (getattr(IndexDataCacheFile, n, None) for n in ("save", "load"))
     if save is None or load is None:
         return False
-    if not getattr(save, _LOCKED_MARK, False):
+    if not getattr(save, _PATCHED_MARK, False):
         IndexDataCacheFile.save = _locked(save, exclusive=True)
-    if not getattr(load, _LOCKED_MARK, False):
+    if not getattr(load, _PATCHED_MARK, False):
         IndexDataCacheFile.load = _locked(load, exclusive=False)
     return True
 
@@ -87,8 +90,52 @@ def cache_files_locked() -> bool:
         from numba.core.caching import IndexDataCacheFile
     except ImportError:
         return False
-    return all(getattr(getattr(IndexDataCacheFile, n, None), _LOCKED_MARK, False)
+    return all(getattr(getattr(IndexDataCacheFile, n, None), _PATCHED_MARK, False)
                for n in ("save", "load"))
+
+
+def load_without_refresh() -> bool:
+    """Load numba's cached machine code without first refreshing the whole CPU context;
+    idempotent. False when numba's internals are not the ones expected here (numba's own
+    load then runs, refresh included).
+
+    numba's ``Cache.load_overload`` calls ``target_context.refresh()`` before every load. The
+    first refresh imports and installs all of numba's lowering and typing registries (0.25 s
+    of a 1.5 s warm start here), which only *compiling* reads, and numba's compiler refreshes
+    the context itself before every compile (``CompilerBase.__init__``). Of the refresh, a
+    load needs the NRT (the allocator the machine code calls) set up and the symbols that
+    numba's modules register when imported (the hash secret of ``numba.cpython.hashing``,
+    which a warm run imports anyway): this load does both first, as the refresh does.
+    Contexts other than numba's CPU one keep numba's load.
+    """
+    try:
+        from numba.core.caching import Cache
+        from numba.core.cpu import CPUContext
+        from numba.core.runtime import rtsys
+    except ImportError:  # pragma: no cover - numba layout changed
+        return False
+    load = getattr(Cache, "load_overload", None)
+    if load is None or not all(hasattr(Cache, n) for n in (
+            "_load_overload", "_guard_against_spurious_io_errors")) or not hasattr(
+            rtsys, "initialize"):
+        return False
+    if getattr(load, _PATCHED_MARK, False):
+        return True
+
+    def load_overload(self, sig, target_context):
+        if not isinstance(target_context, CPUContext):
+            return load(self, sig, target_context)
+        import numba.cpython.hashing  # noqa: F401 - registers symbols machine code may use
+
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    setattr(load_overload, _PATCHED_MARK, True)
+    load_overload.__wrapped__ = load  # type: ignore[attr-defined]
+    load_overload.__doc__ = load.__doc__
+    Cache.load_overload = load_overload
+    return True
 
 
 def kernels() -> Iterator[Any]:

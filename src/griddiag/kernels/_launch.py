@@ -37,12 +37,16 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
   GIL. On 2 cores the whole profile was a one-thread run most of the time (CPU time equal to
   wall time); the lanes split numba's thread count between them, so together they use no
   more threads.
-- At its first compile or cache load numba imports ``numba.np.arraymath``, whose import-time
-  BLAS probe imports ``scipy.linalg`` (0.2-0.4 s, the largest single item of a warm start; see
-  :func:`_skip_blas_probe`).
 - Processes that share numba's on-disk cache (the cold-start compile helper, the inspection's
   batch processes, Dask workers) lock its files while they save or load, which numba does not
   (:func:`griddiag.kernels._cache.lock_cache_files`, installed when this module is imported).
+- A load from that cache skips numba's refresh of its whole compiler context, which only
+  compiling reads (:func:`griddiag.kernels._cache.load_without_refresh`, installed here too;
+  0.25 s of a warm start).
+- At its first compile numba imports ``numba.np.arraymath``, whose import-time BLAS probe
+  imports ``scipy.linalg`` (0.2-0.4 s); the probe is skipped (:func:`_skip_blas_probe`, run
+  when numba first loads its registries, so a warm start, which compiles nothing, does not
+  import ``arraymath`` at all).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ import numba
 import numpy as np
 
 from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
-from griddiag.kernels._cache import lock_cache_files
+from griddiag.kernels._cache import load_without_refresh, lock_cache_files
 
 __all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane",
            "side_lane_threads"]
@@ -101,8 +105,29 @@ def _skip_blas_probe() -> None:
         linalg.ensure_blas = probe
 
 
-_skip_blas_probe()
+def _skip_blas_probe_when_compiling() -> None:
+    """Run :func:`_skip_blas_probe` just before numba's CPU context first loads its registries
+    (which imports ``arraymath``: at the first compile, since cache loads no longer refresh
+    the context); idempotent."""
+    try:
+        from numba.core.cpu import CPUContext
+    except ImportError:  # pragma: no cover - numba layout changed
+        return
+    load = CPUContext.load_additional_registries
+    if getattr(load, "_griddiag_patched", False):
+        return
+
+    def load_additional_registries(self):
+        _skip_blas_probe()  # returns at once when arraymath is imported
+        return load(self)
+
+    load_additional_registries._griddiag_patched = True  # type: ignore[attr-defined]
+    CPUContext.load_additional_registries = load_additional_registries
+
+
+_skip_blas_probe_when_compiling()
 lock_cache_files()
+load_without_refresh()
 
 
 def _writable(a):
