@@ -185,6 +185,7 @@ def test_findings_have_numbers_reason_and_action():
     assert f.schema == pl.Schema(FINDINGS_SCHEMA)
     row = f.row(0, named=True)
     assert row["kind"] == "zero_consumption" and row["magnitude"] == 5.0
+    assert row["expected"] == float(np.median(values))  # the meter's typical interval value
     assert row["unit"] == "h" and row["coverage"] == 1.0
     assert "5.0 h" in row["reason"] and row["action"]
     assert row["start"] == T0 + timedelta(minutes=30)

@@ -45,7 +45,9 @@ class Evaluation:
     register step happened somewhere after the previous reading); ``codes`` optionally a class
     per slot, for detectors that report several kinds (the register check); ``observed``
     optionally what the finding reports as observed (default: the reading itself; a level
-    shift reports the level after the change).
+    shift reports the level after the change); ``expected_per_series`` in place of
+    ``expected`` when the expectation is one number per series (one entry per series: a
+    value-sized array repeating it would be read only at the events' peaks).
     """
 
     score: np.ndarray
@@ -54,6 +56,7 @@ class Evaluation:
     begin_us: np.ndarray | None = None
     codes: np.ndarray | None = None
     observed: np.ndarray | None = None
+    expected_per_series: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,7 +235,12 @@ def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarra
     valid, csum, vsum = _prefix_sums(vals)
     ctx = np.maximum((context_hours * 3.6e9) // interval_us, 0).astype(np.int64)
     begin = ev.begin_us if ev.begin_us is not None else grid.ts_us
-    expected = ev.expected[peak] if ev.expected is not None else np.full(peak.size, np.nan)
+    if ev.expected is not None:
+        expected = ev.expected[peak]
+    elif ev.expected_per_series is not None:
+        expected = ev.expected_per_series[series]
+    else:
+        expected = np.full(peak.size, np.nan)
     meta = grid.series.select("asset_id", "metric", "tz")[series]
     return meta.with_columns(
         pl.Series("series", series),

@@ -255,7 +255,7 @@ class ZeroRunDetector(Detector):
         typical = series_median(grid.values, grid.offsets)
         flags &= _per_slot(grid, typical > self.tolerance)
         score[~np.isfinite(grid.values)] = np.nan
-        return Evaluation(score, flags, _per_slot(grid, typical))
+        return Evaluation(score, flags, expected_per_series=typical)
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
