@@ -8,11 +8,12 @@
 (c) rule detectors vs ADTK-style equivalents (``baselines/adtk_style.py``; ADTK itself needs
     pandas/statsmodels, not installed here);
 (d) the whole default profile over ``meters`` x 1 year of 15-minute data from
-    ``griddiag.sample.iter_utility_batches``, in child processes: points/s and peak RSS, in
-    two lanes (the default) and in one (the baseline), three runs each, then each step of
-    ``detect_batch`` timed alone (where the time goes);
+    ``griddiag.sample.iter_utility_batches``, in child processes: points/s, CPU seconds (user
+    and system) and peak RSS, in two lanes (the default) and in one (the baseline), three
+    runs each, then each step of ``detect_batch`` timed alone (where the time goes);
 (e) cold compile (fresh ``NUMBA_CACHE_DIR``; with the compile helper process, the default, and
-    in one process, the baseline) and warm import-to-first-result, subprocesses.
+    in one process, the baseline) and warm import-to-first-result (median of
+    :data:`WARM_RUNS`), subprocesses.
 
     .venv/bin/python -m benchmarks.bench_detect [--meters N] [--quick]
 """
@@ -221,6 +222,10 @@ print(time.perf_counter() - t0, f.height)
 """
 
 
+#: warm starts measured in (e); the median is reported
+WARM_RUNS = 5
+
+
 def part_e(workdir: Path):
     import polars as pl
 
@@ -242,13 +247,18 @@ def part_e(workdir: Path):
     # cold (empty cache; a compile helper process shares the work, griddiag.cold_start), then
     # warm, then cold again in one process (the helper off), the baseline
     alone = tempfile.mkdtemp(prefix="numba-cold-alone-", dir=workdir)
-    runs = []
-    for extra in ({}, {}, {"NUMBA_CACHE_DIR": alone, "GRIDDIAG_COMPILE_HELPER": "0"}):
+
+    def one_run(extra: dict) -> tuple[float, float]:
         t = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", _SMALL, str(rp), str(ap)],
                              env={**env, **extra}, capture_output=True, text=True, check=True)
-        runs.append((time.perf_counter() - t, float(out.stdout.split()[0])))
-    return small.height, runs
+        return time.perf_counter() - t, float(out.stdout.split()[0])
+
+    cold = one_run({})
+    # a warm start lasts a second or two and this VM's timings wander: the median of several
+    warm = sorted((one_run({}) for _ in range(WARM_RUNS)), key=lambda r: r[1])
+    alone_run = one_run({"NUMBA_CACHE_DIR": alone, "GRIDDIAG_COMPILE_HELPER": "0"})
+    return small.height, cold, warm, alone_run
 
 
 def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: bool = False,
@@ -298,18 +308,22 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
     worst = {k: max(lane_runs[k], key=lambda x: x.extra_rss_mib) for k in (True, False)}
     rows = [[name, x.value["points"], x.value["energy_points"], x.value["input_mib"],
              x.seconds, ", ".join(f"{r.seconds:.1f}" for r in lane_runs[k]),
-             x.value["points"] / x.seconds / 1e6, worst[k].peak_rss_mib,
-             worst[k].extra_rss_mib, worst[k].extra_rss_mib / x.value["input_mib"],
-             x.value["findings"]]
+             x.value["points"] / x.seconds / 1e6, x.cpu_user_s, x.cpu_sys_s,
+             worst[k].peak_rss_mib, worst[k].extra_rss_mib,
+             worst[k].extra_rss_mib / x.value["input_mib"], x.value["findings"]]
             for name, k, x in (("two lanes (default)", True, m),
                                ("one lane (baseline)", False, one))]
     out += [f"### (d) whole default profile, {pm} meters x 1 year (2025) of 15-minute data",
             "", table(["run", "readings", "energy points", "input MiB",
                        f"s (median of {repeats})", "s (each run, in order)", "M points/s",
-                       "peak RSS MiB (highest)", "peak above start MiB",
-                       "extra / input", "findings"], rows), "",
+                       "CPU user s", "CPU sys s", "peak RSS MiB (highest)",
+                       "peak above start MiB", "extra / input", "findings"], rows), "",
             f"Each variant ran {repeats} times, alternating, each in a fresh process; time "
-            "from the median run, memory from the run that peaked highest.", "",
+            "and CPU seconds (all threads) from the median run, memory from the run that "
+            "peaked highest. The kernel's (sys) share is mostly page faults: the first touch "
+            "of memory the process has not used yet, or has given back to the system, costs "
+            "about 1-1.6 s per GB on this VM against about 0.2 s for memory it reuses "
+            "(measured with NumPy arrays), and varies from run to run.", "",
             "Two lanes: the electrical and theft checks on a second thread beside the "
             "detectors (batches of "
             "a million readings or more); the baseline runs the same data with the checks "
@@ -324,13 +338,14 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
             table(["step", "s", "share of the run"],
                   [[name, sec, f"{sec / m.seconds:.0%}"] for name, sec in v["stages"]]), ""]
 
-    n_small, runs = part_e(workdir)
-    (cold, cold_in), (warm, warm_in), (alone, alone_in) = runs
+    n_small, (cold, cold_in), warm_runs, (alone, alone_in) = part_e(workdir)
+    warm, warm_in = warm_runs[len(warm_runs) // 2]
     out += ["### (e) compile and start-up (subprocesses, default profile, one area x 14 days, "
             f"{n_small:,} readings)", "",
             table(["run", "process wall s", "import to first result s"],
                   [["cold numba cache (with the compile helper, the default)", cold, cold_in],
-                   ["warm cache", warm, warm_in],
+                   [f"warm cache (median of {len(warm_runs)} runs: "
+                    + ", ".join(f"{r[1]:.2f}" for r in warm_runs) + ")", warm, warm_in],
                    ["cold numba cache, one process (GRIDDIAG_COMPILE_HELPER=0; baseline)",
                     alone, alone_in]]), "",
             f"Cold start of the whole profile {cold_in:.1f} s to the first result, "

@@ -61,6 +61,11 @@ class Measurement:
     peak_rss_mib: float  # the child's peak resident set during the measured part
     value: Any = None
     base_rss_mib: float = float("nan")  # resident before the measured part (input included)
+    #: CPU seconds of the child's threads during the measured part: in user space and in the
+    #: kernel (page faults: first touches of fresh memory, costly on a VM whose host backs
+    #: memory only when touched)
+    cpu_user_s: float = float("nan")
+    cpu_sys_s: float = float("nan")
 
     @property
     def extra_rss_mib(self) -> float:
@@ -106,16 +111,20 @@ class Clock:
         self.seconds = float("nan")
         self.peak_mib = float("nan")
         self.base_mib = float("nan")
+        self.cpu = (float("nan"), float("nan"))  # user, sys seconds
 
     def __enter__(self) -> Clock:
         reset = _reset_peak()
         rss = _status_kib("VmRSS")
         self.base_mib = rss / 1024 if reset and rss is not None else float("nan")
+        self._ru0 = resource.getrusage(resource.RUSAGE_SELF)
         self._t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._t0
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu = (ru.ru_utime - self._ru0.ru_utime, ru.ru_stime - self._ru0.ru_stime)
         hwm = _status_kib("VmHWM")
         if hwm is None:  # not Linux: the whole child's peak
             hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -128,9 +137,9 @@ def _child(fn, args, conn) -> None:
         value = fn(clock, *args)
         if clock.seconds != clock.seconds:  # the case never entered its clock
             raise RuntimeError(f"{fn.__name__} did not run its measured part in `with clock:`")
-        conn.send(("ok", clock.seconds, clock.peak_mib, clock.base_mib, value))
+        conn.send(("ok", clock.seconds, clock.peak_mib, clock.base_mib, value, clock.cpu))
     except BaseException:  # report, do not hang the parent
-        conn.send(("error", traceback.format_exc(), 0.0, 0.0, None))
+        conn.send(("error", traceback.format_exc(), 0.0, 0.0, None, None))
     finally:
         conn.close()
 
@@ -144,7 +153,7 @@ def in_child(fn: Callable[..., Any], *args: Any) -> Measurement:
     proc.start()
     child.close()
     try:
-        status, seconds, peak, base, value = parent.recv()
+        status, seconds, peak, base, value, cpu = parent.recv()
     except EOFError:
         proc.join()
         raise RuntimeError(f"benchmark case {fn.__name__} died (exit code {proc.exitcode})"
@@ -152,7 +161,7 @@ def in_child(fn: Callable[..., Any], *args: Any) -> Measurement:
     proc.join()
     if status != "ok":
         raise RuntimeError(f"benchmark case {fn.__name__} failed in child:\n{seconds}")
-    return Measurement(seconds, peak, value, base)
+    return Measurement(seconds, peak, value, base, *cpu)
 
 
 def machine() -> dict[str, str]:
