@@ -192,6 +192,11 @@ def test_findings_have_numbers_reason_and_action():
     assert row["end"] == T0 + timedelta(minutes=15 * 22)
 
 
+def test_negative_energy_expects_zero():
+    f = NegativeEnergyDetector().find(grid_of([0.2, -0.1, -0.3, 0.4, 0.2]))
+    assert f["expected"].to_list() == [0.0] and f["observed"].to_list() == [-0.3]
+
+
 def test_merge_one_anomaly_seen_twice():
     g = grid_of(_QUIET_DAY + _day(_QUIET_DAY, 40, 3.0) + _QUIET_DAY, calendar=True)
     a = SpikeDetector().find(g, label="spike")

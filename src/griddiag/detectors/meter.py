@@ -304,8 +304,10 @@ class FlatlineDetector(Detector):
         cumulative = _per_slot(grid, register) if register.any() else None
         steps = run if cumulative is None else np.where(cumulative, np.maximum(run - 1, 0), run)
         score = _hours_of_slot(grid, steps)
+        v = grid.values
         with np.errstate(invalid="ignore"):
-            flags = (score >= self.min_hours) & (np.abs(grid.values) > self.tolerance)
+            # |v| > tolerance as two comparisons: no value-sized float temporary for |v|
+            flags = (score >= self.min_hours) & ((v > self.tolerance) | (v < -self.tolerance))
         score[~np.isfinite(grid.values)] = np.nan
         if cumulative is not None:
             # registers: leave each run's first reading unflagged
@@ -355,7 +357,8 @@ class NegativeEnergyDetector(Detector):
         score = -grid.values
         with np.errstate(invalid="ignore"):
             flags = grid.values < -self.tolerance
-        return Evaluation(score, flags, np.zeros_like(score))
+        # expected: 0 on every series (an import channel never counts backwards)
+        return Evaluation(score, flags, expected_per_series=np.zeros(grid.n_series))
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
@@ -736,7 +739,7 @@ class ReverseEnergyDetector(Detector):
         score = np.where(import_only, grid.values, np.nan)
         with np.errstate(invalid="ignore"):
             flags = score > self.tolerance
-        return Evaluation(score, flags, np.zeros_like(score))
+        return Evaluation(score, flags, expected_per_series=np.zeros(grid.n_series))
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
