@@ -61,7 +61,7 @@ import numba
 import numpy as np
 
 from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
-from griddiag.kernels._cache import load_without_refresh, lock_cache_files
+from griddiag.kernels._cache import _PATCHED_MARK, load_without_refresh, lock_cache_files
 
 __all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane",
            "side_lane_threads"]
@@ -114,14 +114,14 @@ def _skip_blas_probe_when_compiling() -> None:
     except ImportError:  # pragma: no cover - numba layout changed
         return
     load = CPUContext.load_additional_registries
-    if getattr(load, "_griddiag_patched", False):
+    if getattr(load, _PATCHED_MARK, False):
         return
 
     def load_additional_registries(self):
         _skip_blas_probe()  # returns at once when arraymath is imported
         return load(self)
 
-    load_additional_registries._griddiag_patched = True  # type: ignore[attr-defined]
+    setattr(load_additional_registries, _PATCHED_MARK, True)
     CPUContext.load_additional_registries = load_additional_registries
 
 
