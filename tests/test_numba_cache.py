@@ -88,17 +88,14 @@ def test_uncached_kernels_counts_what_the_cache_lacks(tmp_path):
     assert 1 <= total - after <= 3  # the events kernel (and its helpers) now cached
 
 
-
-
 _LOAD_THEN_COMPILE = r"""
 import json
 import numba, numpy as np
 from numba.core.registry import cpu_target
-from griddiag.kernels import flags_to_events
+from griddiag.kernels import _cache, flags_to_events
 events = flags_to_events(np.array([False, True, True, False]),
                          scores=np.array([0.0, 2.0, 3.0, 0.0]))
-loaded = sum(sum(k._cache_hits.values()) for k in __import__("griddiag.kernels._cache",
-             fromlist=["x"]).kernels())
+loaded = sum(sum(k._cache_hits.values()) for k in _cache.kernels())
 installed = len(cpu_target.target_context._registries)
 
 @numba.njit(cache=False)

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["LOCK_FILE", "cache_files_locked", "kernels", "load_without_refresh",
-           "lock_cache_files", "uncached_kernels"]
+           "lock_cache_files", "patch_method", "uncached_kernels"]
 
 #: The lock file's name, in each numba cache folder that griddiag's processes write.
 LOCK_FILE: str = ".griddiag-numba.lock"
@@ -53,14 +53,26 @@ def _flock(folder: str | None, exclusive: bool):
         os.close(fd)  # releases the lock
 
 
+def patch_method(owner: type, name: str,
+                 make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Replace the numba method ``owner.name`` by ``make(original)``, once: the replacement
+    is marked (a second call leaves it), keeps the original's docstring and names it as
+    ``__wrapped__``."""
+    original = getattr(owner, name)
+    if getattr(original, _PATCHED_MARK, False):
+        return
+    new = make(original)
+    setattr(new, _PATCHED_MARK, True)
+    new.__wrapped__ = original  # type: ignore[attr-defined]
+    new.__doc__ = original.__doc__
+    setattr(owner, name, new)
+
+
 def _locked(method: Callable[..., Any], exclusive: bool) -> Callable[..., Any]:
     def locked(self, *args):
         with _flock(getattr(self, "_cache_path", None), exclusive):
             return method(self, *args)
 
-    setattr(locked, _PATCHED_MARK, True)
-    locked.__wrapped__ = method  # type: ignore[attr-defined]
-    locked.__doc__ = method.__doc__
     return locked
 
 
@@ -77,10 +89,8 @@ def lock_cache_files() -> bool:
     save, load = (getattr(IndexDataCacheFile, n, None) for n in ("save", "load"))
     if save is None or load is None:
         return False
-    if not getattr(save, _PATCHED_MARK, False):
-        IndexDataCacheFile.save = _locked(save, exclusive=True)
-    if not getattr(load, _PATCHED_MARK, False):
-        IndexDataCacheFile.load = _locked(load, exclusive=False)
+    patch_method(IndexDataCacheFile, "save", lambda m: _locked(m, exclusive=True))
+    patch_method(IndexDataCacheFile, "load", lambda m: _locked(m, exclusive=False))
     return True
 
 
@@ -114,27 +124,23 @@ def load_without_refresh() -> bool:
         from numba.core.runtime import rtsys
     except ImportError:  # pragma: no cover - numba layout changed
         return False
-    load = getattr(Cache, "load_overload", None)
-    if load is None or not all(hasattr(Cache, n) for n in (
-            "_load_overload", "_guard_against_spurious_io_errors")) or not hasattr(
-            rtsys, "initialize"):
+    expected = ("load_overload", "_load_overload", "_guard_against_spurious_io_errors")
+    if not all(hasattr(Cache, n) for n in expected) or not hasattr(rtsys, "initialize"):
         return False
-    if getattr(load, _PATCHED_MARK, False):
-        return True
 
-    def load_overload(self, sig, target_context):
-        if not isinstance(target_context, CPUContext):
-            return load(self, sig, target_context)
-        import numba.cpython.hashing  # noqa: F401 - registers symbols machine code may use
+    def without_refresh(load):
+        def load_overload(self, sig, target_context):
+            if not isinstance(target_context, CPUContext):
+                return load(self, sig, target_context)
+            import numba.cpython.hashing  # noqa: F401 - registers symbols machine code may use
 
-        rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
 
-    setattr(load_overload, _PATCHED_MARK, True)
-    load_overload.__wrapped__ = load  # type: ignore[attr-defined]
-    load_overload.__doc__ = load.__doc__
-    Cache.load_overload = load_overload
+        return load_overload
+
+    patch_method(Cache, "load_overload", without_refresh)
     return True
 
 

@@ -61,7 +61,7 @@ import numba
 import numpy as np
 
 from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_VALUES
-from griddiag.kernels._cache import _PATCHED_MARK, load_without_refresh, lock_cache_files
+from griddiag.kernels._cache import load_without_refresh, lock_cache_files, patch_method
 
 __all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane",
            "side_lane_threads"]
@@ -113,16 +113,15 @@ def _skip_blas_probe_when_compiling() -> None:
         from numba.core.cpu import CPUContext
     except ImportError:  # pragma: no cover - numba layout changed
         return
-    load = CPUContext.load_additional_registries
-    if getattr(load, _PATCHED_MARK, False):
-        return
 
-    def load_additional_registries(self):
-        _skip_blas_probe()  # returns at once when arraymath is imported
-        return load(self)
+    def probe_skipped(load):
+        def load_additional_registries(self):
+            _skip_blas_probe()  # returns at once when arraymath is imported
+            return load(self)
 
-    setattr(load_additional_registries, _PATCHED_MARK, True)
-    CPUContext.load_additional_registries = load_additional_registries
+        return load_additional_registries
+
+    patch_method(CPUContext, "load_additional_registries", probe_skipped)
 
 
 _skip_blas_probe_when_compiling()
