@@ -3,8 +3,8 @@ detectors.
 
 ``griddiag.kernels._launch.side_lane`` (the thread, numba's thread count split between the
 lanes) and ``griddiag.detect.detect_batch`` with it: the findings of a two-lane run equal
-those of a one-lane run, the checks did run on the second thread, and the electrical ones
-only once the detectors were past their memory peak.
+those of a one-lane run, the theft checks did run on the second thread, the electrical ones
+only once the detectors were past their memory peak, each on whichever lane was free first.
 """
 
 from __future__ import annotations
@@ -83,23 +83,55 @@ def test_two_lanes_find_what_one_lane_finds(monkeypatch, area):
     one = griddiag.detect(readings, assets=assets)
     assert {"theft.theft_risk", "theft.energy_balance"} <= set(one["detector"].to_list())
     where = []
-    run_external = detect_module._run_external
+    run_check = detect_module._run_check
 
-    def spy(frame, assets, checks, lo, hi):
-        where.append((threading.get_ident(), [c.family for c in checks]))
-        return run_external(frame, assets, checks, lo, hi)
+    def spy(frame, assets, check, lo, hi):
+        where.append((threading.get_ident(), check.family, check.name))
+        return run_check(frame, assets, check, lo, hi)
 
-    monkeypatch.setattr(detect_module, "_run_external", spy)
+    monkeypatch.setattr(detect_module, "_run_check", spy)
     _force_two_lanes(monkeypatch)
     two = griddiag.detect(readings, assets=assets)
     assert_frame_equal(one, two)
     me = threading.get_ident()
-    families = [e.family for e in load_profile("default").external]
-    # every check on the side lane: the theft checks, then the electrical ones
-    assert not [t for t, _ in where if t == me]
-    assert [fam for _, fams in where for fam in fams] == \
-        [f for f in families if f != "electrical"] + [f for f in families if f == "electrical"]
-    assert "theft" in families and "electrical" in families
+    checks = [(e.family, e.name) for e in load_profile("default").external]
+    assert "theft" in {f for f, _ in checks} and "electrical" in {f for f, _ in checks}
+    # each check once: the theft checks on the side lane, in the profile's order; the
+    # electrical ones after them (on whichever lane was free)
+    assert sorted(w[1:] for w in where) == sorted(checks)
+    theft = [(t, f, n) for t, f, n in where if f != "electrical"]
+    assert [w[1:] for w in theft] == [c for c in checks if c[0] != "electrical"]
+    assert not [t for t, _, _ in theft if t == me]
+    assert [f for _, f, _ in where] == \
+        sorted((f for _, f, _ in where), key=lambda f: f == "electrical")
+
+
+def test_the_lane_done_first_takes_the_electrical_checks(monkeypatch, area):
+    """The detectors' lane, once done, runs electrical checks while the side lane is still
+    busy with the theft checks: neither lane waits idle for the other."""
+    readings, assets = area
+    one = griddiag.detect(readings, assets=assets)
+    me = threading.get_ident()
+    main_took_one = threading.Event()
+    where = []
+    run_check = detect_module._run_check
+
+    def check_run(frame, assets, check, lo, hi):
+        where.append((threading.get_ident() == me, check.family))
+        if check.family == "electrical" and threading.get_ident() == me:
+            main_took_one.set()
+        out = run_check(frame, assets, check, lo, hi)
+        if check.name == "theft_risk":  # the side lane's last theft check ends late
+            assert main_took_one.wait(120)
+        return out
+
+    monkeypatch.setattr(detect_module, "_run_check", check_run)
+    _force_two_lanes(monkeypatch)
+    two = griddiag.detect(readings, assets=assets)
+    assert_frame_equal(one, two)
+    on_main = [family for mine, family in where if mine]
+    assert on_main and set(on_main) == {"electrical"}
+    assert len(where) == len(load_profile("default").external)
 
 
 def test_the_electrical_checks_wait_for_the_largest_metric(monkeypatch, area):
@@ -109,14 +141,16 @@ def test_the_electrical_checks_wait_for_the_largest_metric(monkeypatch, area):
     readings, assets = area
     log: list[tuple[str, object]] = []
     theft_done = threading.Event()
-    run_external, run_metric = detect_module._run_external, detect_module._run_metric
+    theft_left = [e for e in load_profile("default").external if e.family != "electrical"]
+    run_check, run_metric = detect_module._run_check, detect_module._run_metric
 
-    def external(frame, assets, checks, lo, hi):
-        families = {c.family for c in checks}
-        log.append(("checks start", families))
-        out = run_external(frame, assets, checks, lo, hi)
-        if "theft" in families:
-            theft_done.set()
+    def check(frame, assets, ext, lo, hi):
+        log.append(("check start", ext.family))
+        out = run_check(frame, assets, ext, lo, hi)
+        if ext.family != "electrical":
+            theft_left.pop()
+            if not theft_left:
+                theft_done.set()
         return out
 
     def metric(*args):
@@ -127,14 +161,14 @@ def test_the_electrical_checks_wait_for_the_largest_metric(monkeypatch, area):
         log.append(("metric done", args[6]))
         return out
 
-    monkeypatch.setattr(detect_module, "_run_external", external)
+    monkeypatch.setattr(detect_module, "_run_check", check)
     monkeypatch.setattr(detect_module, "_run_metric", metric)
     _force_two_lanes(monkeypatch)
     griddiag.detect(readings, assets=assets)
     done = [m for kind, m in log if kind == "metric done"]
     counts = readings.group_by("metric").len().sort("len", descending=True)
     assert done[0] == [counts["metric"][0]]  # the largest metric first
-    electrical = log.index(("checks start", {"electrical"}))
+    electrical = log.index(("check start", "electrical"))
     assert log.index(("metric done", done[0])) < electrical
 
 

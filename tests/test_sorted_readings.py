@@ -214,6 +214,46 @@ def test_electrical_grid_shared_and_read_only():
         g.values["voltage_v_a"][:1] = 0.0  # a check cannot change another's input
 
 
+def test_shared_builds_once_for_two_lanes_and_forgets():
+    """Two lanes asking for one key at once: one builds, the other waits for its result; a
+    failed build is not kept; ``forget_shared`` lets go of what was built."""
+    import threading
+    import time
+
+    from griddiag.detectors.grid import forget_shared
+
+    df = _random_frame(np.random.default_rng(9), "none")
+    sr = sorted_readings(df)
+    builds, entered = [], threading.Barrier(2)
+
+    def build():
+        builds.append(threading.get_ident())
+        time.sleep(0.2)  # the other lane asks meanwhile
+        return object()
+
+    def lane(out):
+        entered.wait(10)  # both lanes ask together
+        out.append(sr.shared("grid", build))
+
+    got: list = []
+    lanes = [threading.Thread(target=lane, args=(got,)) for _ in range(2)]
+    for t in lanes:
+        t.start()
+    for t in lanes:
+        t.join(10)
+    assert len(builds) == 1 and len(got) == 2 and got[0] is got[1]
+
+    def fail():
+        raise OSError("no memory for the grid")
+
+    with pytest.raises(OSError, match="no memory"):
+        sr.shared("other", fail)
+    assert sr.shared("other", lambda: 5) == 5  # the failure was not kept
+    forget_shared(df)
+    assert not sr.memo
+    assert sr.shared("grid", build) is not got[0] and len(builds) == 2
+
+
 def test_sorted_arrays_go_with_their_frame():
     import gc
     import weakref

@@ -157,13 +157,15 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     second thread, beside the meter and statistical detectors, whose kernels and array work
     release the GIL (:func:`_checks_beside`). The detectors take the metric with the most
     readings first, and the electrical checks wait for it to be done, so the grids they share
-    (about 0.5 GB on 1,000 meters) never add to the detectors' memory peak. The findings are
-    those of a one-lane run. On a cold numba cache a second process compiles the kernels from
-    the other end of the run (:mod:`griddiag.cold_start`); the findings are the same.
+    (about 0.5 GB on 1,000 meters) never add to the detectors' memory peak. Whichever lane is
+    free first takes the next electrical check (:class:`_CheckQueue`): the lane that ends its
+    own work first does not wait idle for the other. The findings are those of a one-lane run.
+    On a cold numba cache a second process compiles the kernels from the other end of the run
+    (:mod:`griddiag.cold_start`); the findings are the same.
     """
     from griddiag.cold_start import compile_helper
     from griddiag.detectors.base import merge_findings
-    from griddiag.detectors.grid import sorted_readings
+    from griddiag.detectors.grid import forget_shared, sorted_readings
     from griddiag.kernels._launch import side_lane, side_lane_threads
 
     if readings.height == 0:
@@ -187,13 +189,20 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
             found += _run_external(external, assets, prof.external, lo, hi)
         else:
             past_peak = threading.Event()
-            beside = submit(_checks_beside, readings, assets, prof.external, lo, hi, past_peak)
+            electrical = _CheckQueue(
+                readings, assets, [e for e in prof.external if e.family == "electrical"],
+                lo, hi)
+            beside = submit(_checks_beside, readings, assets, prof.external, lo, hi,
+                            past_peak, electrical)
             try:
                 _run_detectors(batch, zones, assets, prof, year, start, end, found,
                                past_peak=past_peak)
             finally:
                 past_peak.set()  # an error here must not leave the side lane waiting
-            found += beside.result()
+            electrical.work()
+            checked = {**beside.result(), **electrical.found}
+            forget_shared(readings)  # the electrical grids, once both lanes are done
+            found += [checked[id(e)] for e in prof.external]  # in order, as in one lane
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -201,19 +210,45 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
 
 
 def _checks_beside(readings: pl.DataFrame, assets: pl.DataFrame, checks: list, lo, hi,
-                   past_peak: threading.Event) -> list[pl.DataFrame]:
-    """The side lane of a two-lane :func:`detect_batch`: the theft checks, then, once the
-    detectors are past their memory peak (``past_peak``), the electrical checks, whose grids
-    (about 0.5 GB on 1,000 meters) would otherwise add to it. The findings come in the order of
-    ``checks`` (as in one lane)."""
-    electrical = [e for e in checks if e.family == "electrical"]
+                   past_peak: threading.Event, electrical: _CheckQueue
+                   ) -> dict[int, pl.DataFrame]:
+    """The side lane of a two-lane :func:`detect_batch`: the checks that are not electrical
+    (theft), then, once the detectors are past their memory peak (``past_peak``), the
+    electrical checks of the queue the main lane also takes from when its detectors are
+    done; the grids they share (about 0.5 GB on 1,000 meters) would otherwise add to the
+    detectors' peak. Returns the findings of the checks it ran outside the queue, by ``id``
+    of the check."""
     others = [e for e in checks if e.family != "electrical"]
     found = dict(zip(map(id, others), _run_external(readings, assets, others, lo, hi),
                      strict=True))
     past_peak.wait()
-    found.update(zip(map(id, electrical), _run_external(readings, assets, electrical, lo, hi),
-                     strict=True))
-    return [found[id(e)] for e in checks]
+    electrical.work()
+    return found
+
+
+class _CheckQueue:
+    """Checks that the two lanes of :func:`detect_batch` take one at a time, each lane as
+    soon as it is free (:meth:`work`), so neither waits idle while the other still has
+    several to run. Their shared grids are built once (``SortedReadings.shared``) and let
+    go by the caller, after both lanes (:func:`griddiag.detectors.grid.forget_shared`)."""
+
+    def __init__(self, readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
+                 lo: datetime | None, hi: datetime | None) -> None:
+        self._args = (readings, assets, lo, hi)
+        self._todo = list(checks)
+        self._lock = threading.Lock()
+        #: findings by ``id`` of the check, once it has run
+        self.found: dict[int, pl.DataFrame] = {}
+
+    def work(self) -> None:
+        """Run the queue's next check until none is left."""
+        readings, assets, lo, hi = self._args
+        while True:
+            with self._lock:
+                if not self._todo:
+                    return
+                check = self._todo.pop(0)
+            self.found[id(check)] = _run_check(readings, assets, check, lo, hi)
 
 
 def _run_detectors(batch, zones, assets, prof, year, start, end,
@@ -411,28 +446,34 @@ def _external_filter(readings: pl.DataFrame, prof: Profile, lo: datetime | None,
 def _run_external(readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
                   lo: datetime | None, hi: datetime | None) -> list[pl.DataFrame]:
     """Findings of electrical and theft ``checks`` (of a profile's ``external``) on their
-    readings (:func:`_external_filter`), kept where they overlap the period ``[lo, hi)``,
-    with their true start."""
+    readings (:func:`_external_filter`), one frame per check (:func:`_run_check`)."""
     from griddiag.detectors.grid import forget_shared
 
     out = []
     for i, ext in enumerate(checks):
-        found = ext.function()(readings, assets, dict(ext.params))
+        out.append(_run_check(readings, assets, ext, lo, hi))
         if i + 1 == len(checks) or checks[i + 1].family != ext.family:
             # a family's checks share grids derived from the batch (the electrical ones:
             # about 0.5 GB on 1,000 meters); the next family does not read them
             forget_shared(readings)
-        missing = [c for c in FINDINGS_SCHEMA if c not in found.columns]
-        if missing:
-            raise ConfigError(f"{ext.family}.detect_{ext.name} returned a frame without "
-                              f"{missing}")
-        found = found.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()])
-        if lo is not None:
-            found = found.filter(pl.col("end") > lo)
-        if hi is not None:
-            found = found.filter(pl.col("start") < hi)
-        out.append(found)
     return out
+
+
+def _run_check(readings: pl.DataFrame, assets: pl.DataFrame, ext, lo: datetime | None,
+               hi: datetime | None) -> pl.DataFrame:
+    """Findings of one electrical or theft check, kept where they overlap the period
+    ``[lo, hi)``, with their true start."""
+    found = ext.function()(readings, assets, dict(ext.params))
+    missing = [c for c in FINDINGS_SCHEMA if c not in found.columns]
+    if missing:
+        raise ConfigError(f"{ext.family}.detect_{ext.name} returned a frame without "
+                          f"{missing}")
+    found = found.select([pl.col(c).cast(d) for c, d in FINDINGS_SCHEMA.items()])
+    if lo is not None:
+        found = found.filter(pl.col("end") > lo)
+    if hi is not None:
+        found = found.filter(pl.col("start") < hi)
+    return found
 
 
 def _drop_explained(findings: pl.DataFrame) -> pl.DataFrame:

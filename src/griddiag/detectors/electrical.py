@@ -277,19 +277,23 @@ def build_grid(readings: pl.DataFrame, metrics: list[str],
     one grid, whose arrays are read-only so no check can change another's input.
     """
     from griddiag.detectors.grid import sorted_readings
-    from griddiag.kernels.slots import group_grids
 
     sr = sorted_readings(readings)
     sel = sr.series(metrics, asset_ids)  # by asset code (= id order), then metric
-    key = ("electrical.build_grid", tuple(metrics), sel.tobytes())
-    cached = sr.memo.get(key)
-    if cached is not None:
-        return cached
     names = list(dict.fromkeys(metrics))
     if sel.size == 0:
         e = np.empty(0, dtype=np.int64)
         return Grid(np.empty(0, dtype=object), np.zeros(1, dtype=np.int64), e, e, e,
                     {m: np.empty(0) for m in names})
+    return sr.shared(("electrical.build_grid", tuple(metrics), sel.tobytes()),
+                     lambda: _grid_of(sr, sel, names))
+
+
+def _grid_of(sr, sel: np.ndarray, names: list[str]) -> Grid:
+    """:func:`build_grid` of the series ``sel`` (non-empty) of the batch's sorted arrays
+    ``sr``, with the metrics ``names``."""
+    from griddiag.kernels.slots import group_grids
+
     position = {m: j for j, m in enumerate(names)}
     column = np.array([position.get(m, -1) for m in sr.metrics.to_list()],
                       dtype=np.int64)[sr.series_metric[sel]]
@@ -304,10 +308,8 @@ def build_grid(readings: pl.DataFrame, metrics: list[str],
     slots.flags.writeable = False
     for arr in (offsets, step, ts_us, series):
         arr.flags.writeable = False
-    grid = Grid(sr.ids.gather(asset[first]).to_numpy(), offsets, step, ts_us, series,
+    return Grid(sr.ids.gather(asset[first]).to_numpy(), offsets, step, ts_us, series,
                 {m: slots[j] for j, m in enumerate(names)})
-    sr.memo[key] = grid
-    return grid
 
 
 def asset_column(grid: Grid, assets: pl.DataFrame, column: str, default=None) -> np.ndarray:
