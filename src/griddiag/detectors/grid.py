@@ -146,20 +146,29 @@ def _block_starts(asset_id: pl.Series, metric: pl.Series) -> np.ndarray:
     (a concatenated batch has one chunk per part; slices that cut chunks differently would be
     copied whole to line them up, 0.9 GB per string column of 55 M readings), and only the
     positions that differ are taken; the first row of each piece is compared on its own."""
+    from griddiag.kernels._launch import thread_map
+
     n = asset_id.len()
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    found = [np.zeros(1, dtype=np.int64)]
-    lo = 0
-    for hi in _piece_ends(asset_id.chunk_lengths(), _PIECE_ROWS):
-        if lo and (asset_id[lo] != asset_id[lo - 1] or metric[lo] != metric[lo - 1]):
+    ends = _piece_ends(asset_id.chunk_lengths(), _PIECE_ROWS)
+
+    def starts_in(piece: tuple[int, int]) -> np.ndarray:
+        lo, hi = piece
+        found = []
+        if lo == 0:
+            found.append(np.zeros(1, dtype=np.int64))
+        elif asset_id[lo] != asset_id[lo - 1] or metric[lo] != metric[lo - 1]:
             found.append(np.array([lo], dtype=np.int64))
         a, m, k = asset_id.slice(lo, hi - lo), metric.slice(lo, hi - lo), hi - lo
         changed = (a.slice(1).ne_missing(a.slice(0, k - 1))
                    | m.slice(1).ne_missing(m.slice(0, k - 1)))
         found.append(changed.arg_true().to_numpy().astype(np.int64) + (lo + 1))
-        lo = hi
-    return np.concatenate(found)
+        return np.concatenate(found)
+
+    # the pieces on the kernel threads (polars compares without the GIL): 0.8 -> 0.5 s on
+    # 55 M readings and 2 cores
+    return np.concatenate(thread_map(starts_in, list(zip([0, *ends[:-1]], ends)), n))
 
 
 def _piece_ends(chunk_lengths: list[int], min_rows: int) -> list[int]:
@@ -240,6 +249,8 @@ class SortedReadings:
         # the blocks are in order nothing moves (the arrays are views of the frame's columns),
         # when they are not whole blocks are copied in order, and rows are sorted only when
         # some series is out of time order within its blocks.
+        from griddiag.kernels._launch import thread_map
+
         n = readings.height
         start = _block_starts(readings["asset_id"], readings["metric"])
         length = np.diff(np.append(start, n))
@@ -264,7 +275,8 @@ class SortedReadings:
             key = k[start]
         elif (np.diff(order) != 1).any():  # whole blocks out of order: copied in order
             start, length, key = start[order], length[order], key[order]
-            t, v = _gather_blocks(t, start, length), _gather_blocks(v, start, length)
+            # the two columns at once on the kernel threads (NumPy copies without the GIL)
+            t, v = thread_map(lambda a: _gather_blocks(a, start, length), [t, v], n)
         else:
             v = _contiguous(v)
         # consecutive blocks of one series are one series

@@ -53,9 +53,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numba
 import numpy as np
@@ -64,7 +65,10 @@ from griddiag.config import NUMBA_PARALLEL, PARALLEL_MIN_VALUES, SIDE_LANE_MIN_V
 from griddiag.kernels._cache import load_without_refresh, lock_cache_files, patch_method
 
 __all__ = ["CHUNKS_PER_THREAD", "COPY_READONLY_MAX", "launch", "launch_series", "side_lane",
-           "side_lane_threads"]
+           "side_lane_threads", "thread_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Chunks of series per thread: more than one, so a thread that finishes early takes another
 #: chunk when series cost unequal time (gaps, NaN runs), without a chunk per series.
@@ -164,26 +168,53 @@ def launch_series(kernel, offsets: np.ndarray, *args) -> None:
         kernel(0, n_series, *args)
         return
     bounds = _chunk_bounds(offsets, threads * CHUNKS_PER_THREAD)
-    chunks = iter(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    chunks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    _on_threads(lambda chunk: kernel(chunk[0], chunk[1], *args), chunks,
+                min(threads, len(chunks)))
+
+
+def thread_map(fn: Callable[[T], R], items: Sequence[T], n_values: int) -> list[R]:
+    """``[fn(x) for x in items]``, on the kernel threads (as many at once as
+    :func:`launch_series` would use for ``n_values`` values; on the calling thread below
+    :data:`~griddiag.config.PARALLEL_MIN_VALUES`): for array work outside a kernel that
+    releases the GIL, such as NumPy copies or polars' comparisons. ``fn`` must not depend on
+    the order its calls run in. An exception is raised once every thread has stopped."""
+    threads = min(_thread_count(n_values), len(items))
+    if threads < 2:
+        return [fn(x) for x in items]
+    out: list = [None] * len(items)
+
+    def at(i: int) -> None:
+        out[i] = fn(items[i])
+
+    _on_threads(at, range(len(items)), threads)
+    return out
+
+
+def _on_threads(fn: Callable[[T], object], items: Iterable[T], threads: int) -> None:
+    """``fn(x)`` for every item, on ``threads`` threads of the pool that take the next item
+    when free (so items of unequal cost even out)."""
+    todo = iter(items)
     lock = threading.Lock()
 
     def work() -> None:
-        # ``threads`` of these share the chunks: never more kernels at once than the thread
-        # count allows, whatever the pool's size (it is sized for the most threads numba
-        # may use)
+        # ``threads`` of these share the items: never more at once than the thread count
+        # allows, whatever the pool's size (it is sized for the most threads numba may use)
         while True:
             with lock:
-                chunk = next(chunks, None)
-            if chunk is None:
+                item = next(todo, _DONE)
+            if item is _DONE:
                 return
-            kernel(chunk[0], chunk[1], *args)
+            fn(item)
 
-    pool = _pool()
-    futures = [pool.submit(work) for _ in range(min(threads, len(bounds) - 1))]
+    futures = [_pool().submit(work) for _ in range(threads)]
     errors = [f.exception() for f in futures]  # waits for every worker
     for e in errors:
         if e is not None:
             raise e
+
+
+_DONE = object()
 
 
 @contextmanager
