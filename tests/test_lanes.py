@@ -193,3 +193,36 @@ def test_an_error_in_the_detectors_does_not_leave_the_side_lane_waiting(monkeypa
     worker.join(120)
     assert not worker.is_alive(), "detect hung: the side lane waited for the detectors"
     assert [str(e) for e in raised] == ["a detector failed"]
+
+
+def test_two_lanes_warm_up_the_checks_on_a_thread_of_their_own(monkeypatch, area):
+    """A two-lane batch starts its checks' warm-up (the theft checks' PyOD imports) on a
+    thread of its own, once per check module; a one-lane batch leaves it to the checks. A
+    warm-up that fails changes nothing: the check imports again when it runs."""
+    from griddiag.detectors.profile import ExternalSpec
+
+    readings, assets = area
+    one = griddiag.detect(readings, assets=assets)
+    calls = []
+
+    def warm_up(self):
+        calls.append((self.family, threading.get_ident()))
+        raise ImportError("no PyOD here")
+
+    monkeypatch.setattr(ExternalSpec, "warm_up", warm_up)
+    griddiag.detect(readings, assets=assets)
+    assert calls == []  # one lane: below the side lane's size
+    _force_two_lanes(monkeypatch)
+    two = griddiag.detect(readings, assets=assets)
+    assert_frame_equal(one, two)
+    families = {e.family for e in load_profile("default").external}
+    assert sorted(f for f, _ in calls) == sorted(families)
+    assert threading.get_ident() not in {t for _, t in calls}
+
+
+def test_theft_warm_up_imports_pyod_which_the_module_does_not():
+    from tests.child import run_python
+
+    run_python("import sys; import griddiag.detectors.theft as theft; "
+               "assert 'pyod' not in sys.modules, 'imported with the module'; "
+               "theft.warm_up(); assert 'pyod.models.iforest' in sys.modules", timeout=300)

@@ -170,15 +170,17 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
 
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    lo, hi = _period(assets, year, start, end)
+    cut = _external_filter(readings, prof, lo, hi)
+    # two lanes share the batch's sorted arrays when the checks read the whole frame
+    two_lanes = cut is None and side_lane_threads(readings.height) >= 2
+    if two_lanes:
+        _warm_up_beside(prof.external)
     # sorted once (integer codes, no string work per metric); the checks reuse it when they
     # get the same frame (griddiag.detectors.grid.sorted_readings)
     batch = sorted_readings(readings)
     zones = _zones(batch, assets)
-    lo, hi = _period(assets, year, start, end)
-    cut = _external_filter(readings, prof, lo, hi)
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
-    # two lanes share the batch's sorted arrays when the checks read the whole frame
-    two_lanes = cut is None and side_lane_threads(readings.height) >= 2
     # on a cold numba cache a second process compiles the kernels from the other end (it
     # counts this thread's kernel threads, so it is entered before the lanes split them)
     with (compile_helper(readings, assets, prof, batch.ids, two_lanes=two_lanes),
@@ -207,6 +209,25 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return merge_findings(_drop_explained(pl.concat(found)))
+
+
+def _warm_up_beside(checks: list) -> threading.Thread:
+    """Start the checks' warm-up (:meth:`ExternalSpec.warm_up`: PyOD and scikit-learn for
+    the theft checks, about 3 s of imports in a fresh process) on a thread of its own, to
+    run while the batch is sorted rather than in the middle of the side lane; a check whose
+    warm-up fails imports again, and raises, when it runs. Measured on 1,000 meters in a
+    fresh process: 12.3-12.9 s -> 11.1-11.8 s for the whole profile."""
+
+    def warm_up() -> None:
+        for check in {e.family: e for e in checks}.values():  # once per module
+            try:
+                check.warm_up()
+            except Exception:  # noqa: BLE001 - the check reports it when it runs
+                log.debug("warm-up of %s checks failed", check.family, exc_info=True)
+
+    thread = threading.Thread(target=warm_up, name="griddiag-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _checks_beside(readings: pl.DataFrame, assets: pl.DataFrame, checks: list, lo, hi,

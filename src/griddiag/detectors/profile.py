@@ -100,6 +100,16 @@ class ExternalSpec:
                               f"{self.name!r} in {self.family}; known: {names}")
         return fn
 
+    def warm_up(self) -> None:
+        """Import what the check's module loads only at its first use (its ``warm_up()``,
+        where it has one: the theft checks' PyOD models); nothing otherwise."""
+        import importlib
+
+        module = importlib.import_module(f"griddiag.detectors.{self.family}")
+        warm = getattr(module, "warm_up", None)
+        if warm is not None:
+            warm()
+
 
 @dataclass(frozen=True)
 class Profile:

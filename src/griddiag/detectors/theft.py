@@ -696,15 +696,30 @@ _FEATURE_TEXT = {
 }
 
 
+def pyod_models() -> tuple[type, type]:
+    """PyOD's ``ECOD`` and ``IForest``, imported at their first use: PyOD imports
+    scikit-learn, scipy.stats, pandas and matplotlib, about 3 s in a fresh process, which a
+    batch without a theft finding never needs (see :func:`warm_up`)."""
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+
+    return ECOD, IForest
+
+
+def warm_up() -> None:
+    """Import what this module's checks load only when they need it (:func:`pyod_models`).
+    ``griddiag.detect`` runs it on a thread of its own while a large batch is sorted, so a
+    fresh process (an inspection's batch) does not import PyOD in the middle of its run."""
+    pyod_models()
+
+
 def _secondary(meter_rows: pl.DataFrame, p: dict) -> pl.DataFrame:
     """ECOD and IForest percentile scores of (meter, month) feature rows of one area.
 
     The models are fitted once and only their ``decision_scores_`` (scores of the fitted
     rows) are read: nothing is called on them after ``fit``.
     """
-    from pyod.models.ecod import ECOD
-    from pyod.models.iforest import IForest
-
+    ECOD, IForest = pyod_models()
     feats = list(_FEATURE_TEXT)
     x = meter_rows.select(feats).to_numpy().astype(np.float64)
     med = _col_nanmedian(x)
