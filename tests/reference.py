@@ -523,10 +523,22 @@ def run_hours(run_length, offsets, interval_us, empty=0.0):
     return out
 
 
-def prefix_sums(values):
-    """NumPy's isfinite and cumsums, each sum with a leading 0."""
+def event_stats(values, start, end, window_start, window_end):
+    """Per event, from its own slots: the finite values' sum (left to right) and count,
+    ``np.fmin``/``np.fmax`` of its values (NaN when empty or all NaN), and the finite values
+    of its window."""
     x = np.asarray(values, dtype=float)
-    valid = np.isfinite(x)
-    csum = np.concatenate([[0.0], np.cumsum(np.where(valid, x, 0.0))])
-    vsum = np.concatenate([[0], np.cumsum(valid)]).astype(np.int64)
-    return valid, csum, vsum
+    out = []
+    for a, b, wa, wb in zip(start, end, window_start, window_end):
+        seg = x[a:b]
+        total = 0.0
+        for v in seg[np.isfinite(seg)]:
+            total += v
+        lo = np.fmin.reduce(seg) if seg.size else np.nan
+        hi = np.fmax.reduce(seg) if seg.size else np.nan
+        out.append((total, int(np.isfinite(seg).sum()), lo, hi,
+                    int(np.isfinite(x[wa:wb]).sum())))
+    cols = list(zip(*out)) if out else [(), (), (), (), ()]
+    return (np.array(cols[0], dtype=float), np.array(cols[1], dtype=np.int64),
+            np.array(cols[2], dtype=float), np.array(cols[3], dtype=float),
+            np.array(cols[4], dtype=np.int64))

@@ -4,7 +4,8 @@ against Python's own ``zoneinfo`` conversion of every slot (DST days, several zo
 intervals, empty and one-slot series); plus the other fast paths of the energy step:
 :func:`griddiag.kernels.runs.run_hours`, the sampled :func:`series_median` on long series,
 int32 days in :func:`daily_peak_ratio`, :func:`daily_totals` without its slot index, and the
-one-pass prefix sums of the event tables against NumPy's."""
+numbers of the event tables (:func:`griddiag.kernels.events.event_stats`) against a plain
+per-event reference."""
 
 from __future__ import annotations
 
@@ -254,21 +255,54 @@ def test_daily_totals_without_index_is_the_same_grid():
     np.testing.assert_array_equal(days.series_of_slot()[index], grid.series_of_slot())
 
 
-# -- prefix sums of an event table -----------------------------------------------------------
+# -- the numbers of an event table ----------------------------------------------------------
+
+def _random_events(rng, n: int, k: int):
+    """``k`` events (overlapping, unordered, some empty) with windows around them in
+    ``[0, n)``."""
+    a = rng.integers(0, n + 1, k)
+    b = np.minimum(a + rng.integers(0, 12, k), n)
+    wa = np.maximum(a - rng.integers(0, 6, k), 0)
+    wb = np.minimum(b + rng.integers(0, 6, k), n)
+    return a, b, wa, wb
+
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_prefix_sums_equal_numpy_bit_for_bit(seed):
-    from griddiag.kernels.events import prefix_sums
+def test_event_stats_equal_the_reference(seed):
+    from griddiag.kernels.events import event_stats
 
     rng = np.random.default_rng(seed)
     values, _ = R.random_batch(rng, max_len=25 if JIT_OFF else 200)
     values = values * rng.lognormal(0.0, 3.0, values.size)  # magnitudes that round
-    if values.size:
-        values[0] = -0.0  # NumPy's cumsum starts from the first value, not from 0.0 + it
-    for got, want in zip(prefix_sums(values), R.prefix_sums(values)):
-        assert got.dtype == want.dtype
-        np.testing.assert_array_equal(got, want)
-        assert np.array_equal(np.signbit(got), np.signbit(want))
-    for edge in (np.zeros(0), np.array([np.nan]), np.array([2.5]), np.array([np.inf, 1.0])):
-        for got, want in zip(prefix_sums(edge), R.prefix_sums(edge)):
-            np.testing.assert_array_equal(got, want)
+    if values.size > 2:
+        values[:2] = [-0.0, 0.0]  # the first of equal values, as NumPy's fmin/fmax
+    events = _random_events(rng, values.size, int(rng.integers(0, 40)))
+    got, want = event_stats(values, *events), R.event_stats(values, *events)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)  # NaN where NaN; sums in the same order
+        assert np.array_equal(np.signbit(g), np.signbit(w))
+    # the window defaults to the event itself
+    a, b = events[0], events[1]
+    np.testing.assert_array_equal(event_stats(values, a, b)[4], want[1])
+
+
+def test_event_stats_edges_and_bad_events():
+    from griddiag.kernels.events import event_stats
+
+    for values in (np.zeros(0), np.array([np.nan]), np.array([2.5]),
+                   np.array([np.inf, 1.0, -np.inf, np.nan])):
+        n = values.size
+        events = (np.array([0, 0]), np.array([n, 0]), np.array([0, 0]), np.array([n, n]))
+        for g, w in zip(event_stats(values, *events), R.event_stats(values, *events)):
+            np.testing.assert_array_equal(g, w)
+    total, n_valid, vmin, vmax, window = event_stats(
+        np.array([np.inf, 1.0, -np.inf, np.nan]), [0], [4], [0], [4])
+    assert (total[0], n_valid[0], vmin[0], vmax[0], window[0]) == (1.0, 1, -np.inf, np.inf, 1)
+    assert all(a.size == 0 for a in event_stats(np.ones(3), [], []))
+    with pytest.raises(ConfigError, match="window_start <= start"):
+        event_stats(np.ones(3), [1], [2], [2], [3])  # window after the event's start
+    with pytest.raises(ConfigError, match="len\\(values\\)"):
+        event_stats(np.ones(3), [1], [2], [0], [4])
+    with pytest.raises(ConfigError, match="one element per event"):
+        event_stats(np.ones(3), [1, 2], [2])

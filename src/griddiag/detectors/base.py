@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from griddiag import kernels as K
-from griddiag.detectors.grid import Grid, daily_totals, window_coverage
+from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
 from griddiag.schema import FINDINGS_SCHEMA, METRICS, SEVERITIES, TS_DTYPE
 
@@ -191,49 +191,25 @@ class Detector:
 
 # -- event table ------------------------------------------------------------------------------
 
-def _reduce(fn, values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``fn.reduceat`` over disjoint ``[start, end)`` windows (all non-empty)."""
-    idx = np.empty(2 * start.size, dtype=np.int64)
-    idx[0::2] = start
-    idx[1::2] = end
-    keep = idx < values.shape[0]
-    out = fn.reduceat(values, idx[keep])
-    return out[0::2] if keep.all() else out[0::2][: start.size]
-
-
 def _utc(us: np.ndarray) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(TS_DTYPE)
 
 
-_PREFIX: list[tuple[weakref.ref, np.ndarray, np.ndarray, np.ndarray]] = []
-
-
-def _prefix_sums(vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``isfinite(vals)`` and the prefix sums of the values and of the present slots (with a
-    leading 0; :func:`griddiag.kernels.events.prefix_sums`), reused while the same values
-    array is described again: the detectors of one grid share them instead of each taking a
-    pass over every slot."""
-    for ref, valid, csum, vsum in _PREFIX:
-        if ref() is vals:
-            return valid, csum, vsum
-    from griddiag.kernels.events import prefix_sums
-
-    valid, csum, vsum = prefix_sums(vals)
-    try:  # one entry: the grid being described (a weak reference: never a recycled id)
-        _PREFIX[:] = [(weakref.ref(vals), valid, csum, vsum)]
-    except TypeError:
-        _PREFIX.clear()
-    return valid, csum, vsum
-
-
 def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarray,
                 end: np.ndarray, peak: np.ndarray, context_hours: float) -> pl.DataFrame:
-    """Numbers of every event (one row each), computed with prefix sums and ``reduceat``."""
+    """Numbers of every event (one row each), read from the events' own slots
+    (:func:`griddiag.kernels.events.event_stats`). ``coverage``: the share of present slots
+    in the event's window, ``context_hours`` each side cut at its series' ends."""
+    from griddiag.kernels.events import event_stats
+
     vals = grid.values
     interval_us = grid.series["interval_us"].to_numpy()[series]
     last = end - 1
-    valid, csum, vsum = _prefix_sums(vals)
     ctx = np.maximum((context_hours * 3.6e9) // interval_us, 0).astype(np.int64)
+    window_start = np.maximum(start - ctx, grid.offsets[series])
+    window_end = np.minimum(end + ctx, grid.offsets[series + 1])
+    total, n_valid, vmin, vmax, window_valid = event_stats(vals, start, end, window_start,
+                                                           window_end)
     begin = ev.begin_us if ev.begin_us is not None else grid.ts_us
     if ev.expected is not None:
         expected = ev.expected[peak]
@@ -251,14 +227,13 @@ def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarra
         pl.Series("observed", (ev.observed if ev.observed is not None else vals)[peak]),
         pl.Series("expected", expected),
         pl.Series("n_slots", end - start),
-        pl.Series("n_valid", vsum[end] - vsum[start]),
-        pl.Series("total", csum[end] - csum[start]),
-        pl.Series("vmin", _reduce(np.fmin, vals, start, end)),
-        pl.Series("vmax", _reduce(np.fmax, vals, start, end)),
+        pl.Series("n_valid", n_valid),
+        pl.Series("total", total),
+        pl.Series("vmin", vmin),
+        pl.Series("vmax", vmax),
         pl.Series("interval_min", interval_us / 6e7),
         pl.Series("duration_h", (end - start) * interval_us / 3.6e9),
-        pl.Series("coverage", window_coverage(valid, grid.offsets, series, start, end, ctx,
-                                                    csum=vsum)),
+        pl.Series("coverage", window_valid / np.maximum(window_end - window_start, 1)),
         pl.col("metric").replace_strict({k: m.unit for k, m in METRICS.items()},
                                         default=None).alias("unit"),
     )

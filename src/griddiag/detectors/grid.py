@@ -7,7 +7,8 @@ is declared in the profile or inferred as the most common step between consecuti
 and every 15 minutes otherwise is irregular, and its coarser half shows as gaps).
 
 Nothing is filled: a slot without a reading is ``NaN`` and stays so, and every finding reports
-the share of its window that was present (:func:`window_coverage`). Readings off the grid
+the share of its window that was present (``coverage``:
+:func:`griddiag.detectors.base.event_table`). Readings off the grid
 (``ts - t0`` not a multiple of the interval) are put into the slot that contains them, since
 ``ts`` labels the start of an interval; when two readings land in one slot neither is
 chosen, the slot is ``NaN`` and the series frame counts them (``n_collisions``), so nothing is
@@ -52,7 +53,6 @@ __all__ = [
     "daily_totals",
     "sorted_readings",
     "to_grid",
-    "window_coverage",
 ]
 
 _US_PER_MINUTE = 60_000_000
@@ -728,22 +728,3 @@ def daily_totals(grid: Grid, *, min_coverage: float = 0.9, index: bool = True
                     cal.day_type[starts], 1)
     days = Grid(series, values, offsets, grid.ts_us[starts], dcal)
     return days, (np.cumsum(brk) - 1 if index else None)
-
-
-def window_coverage(valid: np.ndarray, offsets: np.ndarray, series: np.ndarray,
-                    start: np.ndarray, end: np.ndarray, context: int = 0,
-                    csum: np.ndarray | None = None) -> np.ndarray:
-    """Share of present slots in ``[start - context, end + context)`` of each event.
-
-    ``start``/``end`` index the concatenated slots; the window is cut at its series' ends.
-    One prefix sum (``csum``: the caller's int64 prefix sum of ``valid``, with a leading 0,
-    when it has one), then O(1) per event.
-    """
-    if start.size == 0:
-        return np.empty(0, dtype=np.float64)
-    if csum is None:
-        csum = np.zeros(valid.shape[0] + 1, dtype=np.int64)
-        np.cumsum(valid, out=csum[1:])
-    a = np.maximum(start - context, offsets[series])
-    b = np.minimum(end + context, offsets[series + 1])
-    return (csum[b] - csum[a]) / np.maximum(b - a, 1)

@@ -33,9 +33,9 @@ Shared semantics:
 Modules: :mod:`.rolling` (median, MAD, robust z), :mod:`.runs` (gaps, flat and zero runs),
 :mod:`.register` (rollback, rollover, meter exchange), :mod:`.seasonal` (time-of-day x
 day-type profile), :mod:`.changepoint` (level shift), :mod:`.spike` (daily max vs 3rd max),
-:mod:`.events` (flags to events, prefix sums), :mod:`.calendar` (local day, slot of day and day
-type of a grid's slots), :mod:`.sumcheck` (interval energy vs register, tiers vs
-total), :mod:`.lastyear` (same period last year), :mod:`.balance` (transformer-area energy
+:mod:`.events` (flags to events, the numbers of each event), :mod:`.calendar` (local day,
+slot of day and day type of a grid's slots), :mod:`.sumcheck` (interval energy vs register,
+tiers vs total), :mod:`.lastyear` (same period last year), :mod:`.balance` (transformer-area energy
 balance: meters matched to their transformer's instants), :mod:`.slots` (readings of a group
 of series into one grid of slots: the electrical checks' three-phase grid);
 :mod:`.changepoint` also holds the robust CUSUM.

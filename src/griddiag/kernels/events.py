@@ -22,7 +22,7 @@ from griddiag.kernels._validate import (
     check_positive_int,
 )
 
-__all__ = ["flags_to_events", "prefix_sums"]
+__all__ = ["event_stats", "flags_to_events"]
 
 
 @njit(**JIT)
@@ -126,41 +126,72 @@ def flags_to_events(flags, offsets=None, scores=None, *, max_gap: int = 0, min_l
 
 
 @njit(**JIT)
-def _prefix_sums(values, valid, csum, vsum):
-    """One pass: validity, and the running sums of the valid values and of their count, in
-    NumPy's order of additions (``np.cumsum`` adds left to right, starting from the first
-    element), so the sums are NumPy's to the bit."""
-    csum[0] = 0.0
-    vsum[0] = 0
-    acc = 0.0
-    cnt = 0
-    for i in range(values.shape[0]):
-        v = values[i]
-        f = np.isfinite(v)
-        valid[i] = f
-        x = v if f else 0.0
-        acc = x if i == 0 else acc + x
-        cnt += f
-        csum[i + 1] = acc
-        vsum[i + 1] = cnt
+def _event_stats(values, start, end, window_start, window_end, total, n_valid, vmin, vmax,
+                 window_valid):
+    """Per event ``k``, one pass over its slots ``[start[k], end[k])`` and over the rest of
+    its window ``[window_start[k], window_end[k])``: the sum and count of the finite values,
+    NumPy's ``fmin``/``fmax`` (NaN skipped, infinities kept, the first of equal values; NaN
+    when all are NaN), and the finite values of the window."""
+    for k in range(start.shape[0]):
+        acc = 0.0
+        cnt = 0
+        lo = np.nan
+        hi = np.nan
+        for i in range(start[k], end[k]):
+            v = values[i]
+            if np.isfinite(v):
+                acc += v
+                cnt += 1
+            if not np.isnan(v):
+                if np.isnan(lo) or v < lo:
+                    lo = v
+                if np.isnan(hi) or v > hi:
+                    hi = v
+        total[k] = acc
+        n_valid[k] = cnt
+        vmin[k] = lo
+        vmax[k] = hi
+        for i in range(window_start[k], start[k]):
+            cnt += np.isfinite(values[i])
+        for i in range(end[k], window_end[k]):
+            cnt += np.isfinite(values[i])
+        window_valid[k] = cnt
 
 
-def prefix_sums(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``isfinite(values)`` and the prefix sums of the valid values and of the valid count,
-    each with a leading 0: an event's total and present slots are then two lookups.
+def event_stats(values, start, end, window_start=None, window_end=None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The numbers of an event table, read from each event's own slots (and its window's).
 
-    Equal to ``np.isfinite``, ``np.cumsum(np.where(valid, values, 0.0))`` and
-    ``np.cumsum(valid)`` (with the leading 0), in one pass instead of four and without the
-    zero-filled copy of the values.
+    ``[start[k], end[k])`` index ``values`` (events do not need to be disjoint or ordered);
+    the window ``[window_start[k], window_end[k])`` (default: the event) must contain the
+    event. The work is the events' and windows' slots, not the whole array: a detector has a
+    few events among millions of slots, and nothing value-sized is allocated (the prefix
+    sums this replaces were 0.6 GB of new memory on a year of 1,000 meters).
 
     Returns
     -------
-    (valid, csum, vsum) : numpy.ndarray of bool (n,), float64 (n + 1,), int64 (n + 1,)
+    (total, n_valid, vmin, vmax, window_valid)
+        float64, int64, float64, float64, int64 arrays, one element per event: the sum (left
+        to right) and the count of the event's finite values, ``np.fmin.reduce`` and
+        ``np.fmax.reduce`` of its values (NaN only when all are NaN), and the count of finite
+        values in its window.
     """
     vals = as_float_array(values, "values")
-    n = vals.shape[0]
-    valid = np.empty(n, dtype=np.bool_)
-    csum = np.empty(n + 1, dtype=np.float64)
-    vsum = np.empty(n + 1, dtype=np.int64)
-    launch(_prefix_sums, vals, valid, csum, vsum)
-    return valid, csum, vsum
+    start = np.asarray(start, dtype=np.int64)
+    end = np.asarray(end, dtype=np.int64)
+    window_start = start if window_start is None else np.asarray(window_start, dtype=np.int64)
+    window_end = end if window_end is None else np.asarray(window_end, dtype=np.int64)
+    k = start.shape[0]
+    if not (end.shape[0] == window_start.shape[0] == window_end.shape[0] == k):
+        raise ConfigError("start, end, window_start and window_end must have one element per "
+                          "event")
+    if k and ((window_start < 0).any() or (window_start > start).any()
+              or (start > end).any() or (end > window_end).any()
+              or (window_end > vals.shape[0]).any()):
+        raise ConfigError("each event needs 0 <= window_start <= start <= end <= window_end "
+                          f"<= len(values) ({vals.shape[0]})")
+    total, vmin, vmax = np.empty(k), np.empty(k), np.empty(k)
+    n_valid, window_valid = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+    launch(_event_stats, vals, start, end, window_start, window_end, total, n_valid, vmin,
+           vmax, window_valid)
+    return total, n_valid, vmin, vmax, window_valid
