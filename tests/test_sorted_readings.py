@@ -127,7 +127,10 @@ def test_empty_one_reading_and_null_values():
 # -- group_grids -------------------------------------------------------------------------------
 
 
-def _random_groups(rng: np.random.Generator):
+def _random_groups(rng: np.random.Generator, own_rows: bool = False):
+    """Random series (irregular steps, several readings in one slot, NaN, +-inf) grouped at
+    random; ``own_rows``: each series of a group has a column to itself (the electrical
+    grids' case, which group_grids fills without counting readings per slot)."""
     ts, vs, roff = [], [], [0]
     for _ in range(int(rng.integers(1, 12))):
         n = int(rng.integers(1, 40))
@@ -146,16 +149,22 @@ def _random_groups(rng: np.random.Generator):
     cut = np.sort(rng.choice(np.arange(1, series.size), n_groups - 1, replace=False)) \
         if n_groups > 1 else np.empty(0, dtype=np.int64)
     goff = np.r_[0, cut, series.size].astype(np.int64)
-    n_cols = int(rng.integers(1, 4))
-    column = rng.integers(0, n_cols, series.size)
+    if own_rows:
+        group_of = np.repeat(np.arange(n_groups), np.diff(goff))
+        column = np.arange(series.size) - goff[group_of]  # position within the group
+        n_cols = int(column.max()) + 1
+    else:
+        n_cols = int(rng.integers(1, 4))
+        column = rng.integers(0, n_cols, series.size)
     return (np.concatenate(ts).astype(np.int64), np.concatenate(vs),
             np.asarray(roff, dtype=np.int64), series.astype(np.int64), column, goff, n_cols)
 
 
-def test_group_grids_equal_the_loop_reference():
+@pytest.mark.parametrize("own_rows", [False, True])
+def test_group_grids_equal_the_loop_reference(own_rows):
     rng = np.random.default_rng(5)
     for _ in range(60):
-        args = _random_groups(rng)
+        args = _random_groups(rng, own_rows)
         got = group_grids(*args, 3_600_000_000)
         want = group_grids_reference(*args, 3_600_000_000)
         for g, w in zip(got, want):

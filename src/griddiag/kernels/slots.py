@@ -84,9 +84,13 @@ def _group_spans(t, row_offsets, series, group_offsets):
 
 @njit(**JIT)
 def _fill_slots(t, value, row_offsets, series, column, group_offsets, t0, step, slot_offsets,
-                n_columns):
+                n_columns, shared_columns):
     n = slot_offsets[-1]
     out = np.full((n_columns, n), np.nan)
+    if not shared_columns:
+        _fill_own_rows(t, value, row_offsets, series, column, group_offsets, t0, step,
+                       slot_offsets, out)
+        return out
     count = np.zeros((n_columns, n), dtype=np.int32)
     for g in range(group_offsets.shape[0] - 1):
         for j in range(group_offsets[g], group_offsets[g + 1]):
@@ -106,6 +110,44 @@ def _fill_slots(t, value, row_offsets, series, column, group_offsets, t0, step, 
                 if not np.isfinite(out[c, k]):
                     out[c, k] = np.nan
     return out
+
+
+@njit(**JIT)
+def _fill_own_rows(t, value, row_offsets, series, column, group_offsets, t0, step,
+                   slot_offsets, out):
+    """:func:`_fill_slots` when each series has a row of its group to itself (the electrical
+    grids: one series per quantity and asset). The readings landing in one slot are then
+    consecutive rows of one series (sorted by time), so they are averaged as they come, with
+    the same additions as the general path, and no count of readings per slot is kept; a
+    reading one step after the one before falls into the next slot, found without a
+    division."""
+    for g in range(group_offsets.shape[0] - 1):
+        tg, sg, base = t0[g], step[g], slot_offsets[g]
+        for j in range(group_offsets[g], group_offsets[g + 1]):
+            row = out[column[j]]
+            a, b = row_offsets[series[j]], row_offsets[series[j] + 1]
+            k = base + (t[a] - tg) // sg
+            acc = value[a]
+            n = 1
+            for r in range(a + 1, b):
+                d = t[r] - t[r - 1]
+                nk = k + 1 if d == sg else base + (t[r] - tg) // sg
+                if nk == k:
+                    acc += value[r]
+                    n += 1
+                    continue
+                _put(row, k, acc, n)
+                k = nk
+                acc = value[r]
+                n = 1
+            _put(row, k, acc, n)
+
+
+@njit(**JIT)
+def _put(row, k, acc, n):
+    """The mean of ``n`` readings summing to ``acc`` into slot ``k`` (NaN unless finite)."""
+    m = acc / n if n > 1 else acc
+    row[k] = m if np.isfinite(m) else np.nan
 
 
 def group_grids(t_us, values, row_offsets, series, column, group_offsets, n_columns: int,
@@ -159,6 +201,9 @@ def group_grids(t_us, values, row_offsets, series, column, group_offsets, n_colu
                     default_step_us).astype(np.int64)
     slot_offsets = np.zeros(t0.shape[0] + 1, dtype=np.int64)
     np.cumsum((t1 - t0) // step + 1, out=slot_offsets[1:])
+    # does a group hold two series of one column (their readings are then averaged together)?
+    group_of = np.repeat(np.arange(goff.shape[0] - 1, dtype=np.int64), np.diff(goff))
+    shared = bool(col.size) and np.unique(group_of * n_columns + col).size < col.size
     slots = launch(_fill_slots, t, v, roff, sel, col, goff, t0, step,
-                   slot_offsets, int(n_columns))
+                   slot_offsets, int(n_columns), shared)
     return t0, step, slot_offsets, slots
