@@ -333,6 +333,15 @@ def test_argument_errors_say_what_is_wrong(call, match):
         call()
 
 
+def test_offsets_from_lengths():
+    from griddiag.kernels._validate import offsets_from_lengths
+
+    for lengths, want in (([], [0]), ([3], [0, 3]), ([2, 0, 5], [0, 2, 2, 7]),
+                          (np.array([1, 1], dtype=np.int32), [0, 1, 2])):
+        got = offsets_from_lengths(lengths)
+        assert got.dtype == np.int64 and got.tolist() == want
+
+
 def test_day_may_restart_at_series_boundary():
     values = np.ones(6)
     day = np.array([5, 5, 6, 0, 0, 1])

@@ -55,6 +55,7 @@ import polars as pl
 
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import flags_to_events
+from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.schema import FINDINGS_SCHEMA, empty_assets
 
 __all__ = [
@@ -1094,7 +1095,7 @@ def detect_low_power_factor(readings: pl.DataFrame, assets: pl.DataFrame,
     np.maximum.at(last, ser_d, dday)
     present = first <= last
     n_days = np.where(present, last - first + 1, 0)
-    off = np.concatenate([[0], np.cumsum(n_days)]).astype(np.int64)
+    off = offsets_from_lengths(n_days)
     dser = np.repeat(np.arange(grid.n_series), n_days)
     dval = np.full(off[-1], np.nan)
     dval[off[ser_d] + dday - first[ser_d]] = value

@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from griddiag.exceptions import ConfigError
+from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.schema import normalize_readings
 
 __all__ = [
@@ -123,8 +124,7 @@ class Grid:
             return self
         lengths = np.diff(self.offsets)
         keep = np.repeat(mask, lengths)
-        offsets = np.zeros(int(mask.sum()) + 1, dtype=np.int64)
-        np.cumsum(lengths[mask], out=offsets[1:])
+        offsets = offsets_from_lengths(lengths[mask])
         cal = self.calendar
         if cal is not None:
             cal = Calendar(cal.day[keep], cal.slot_of_day[keep], cal.day_type[keep],
@@ -281,9 +281,7 @@ class SortedReadings:
             v = _contiguous(v)
         # consecutive blocks of one series are one series
         new = np.flatnonzero(np.diff(key, prepend=-1))
-        off = np.zeros(new.size + 1, dtype=np.int64)
-        if new.size:
-            np.cumsum(np.add.reduceat(length, new), out=off[1:])
+        off = offsets_from_lengths(np.add.reduceat(length, new) if new.size else new)
         return cls(ids, metrics, key[new] // n_m, key[new] % n_m, off, t, v)
 
     def series(self, metrics: list[str], asset_ids: list[str] | None = None) -> np.ndarray:
@@ -307,8 +305,7 @@ class SortedReadings:
         """The selected series only (their rows copied; codes and order kept)."""
         s = self.series(metrics, asset_ids)
         first, n = self.row_offsets[s], self.row_offsets[s + 1] - self.row_offsets[s]
-        off = np.zeros(s.size + 1, dtype=np.int64)
-        np.cumsum(n, out=off[1:])
+        off = offsets_from_lengths(n)
         return SortedReadings(self.ids, self.metrics, self.series_asset[s],
                               self.series_metric[s], off, _gather_blocks(self.t, first, n),
                               _gather_blocks(self.value, first, n))
@@ -346,7 +343,7 @@ def _gather_blocks(a: np.ndarray | list[np.ndarray], start: np.ndarray, length: 
     parts = [a] if isinstance(a, np.ndarray) else a
     if start.size > _COPY_BLOCKS_MAX:
         return _contiguous(parts)[block_rows(start, length)]
-    bounds = np.cumsum([0] + [p.shape[0] for p in parts]).tolist()
+    bounds = offsets_from_lengths([p.shape[0] for p in parts]).tolist()
     out = np.empty(int(length.sum()), dtype=np.result_type(*{p.dtype for p in parts}))
     pos = 0
     for first, n in zip(start.tolist(), length.tolist()):
@@ -516,8 +513,7 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
     nxt = np.append(first[1:], 0)
     t_last = np.where(tail, t_last, t0 + ((nxt - 1 - t0) // step) * step)
     n_slots = ((t_last - t0) // step + 1).astype(np.int64)
-    offsets = np.zeros(n_seg + 1, dtype=np.int64)
-    np.cumsum(n_slots, out=offsets[1:])
+    offsets = offsets_from_lengths(n_slots)
 
     # two readings in one slot: neither is chosen (module docstring)
     values, ts_us, counts = place_on_grid(t, value, seg_row, t0, step, offsets, seg_end_row)
@@ -672,8 +668,7 @@ def build_calendar(grid: Grid, *, holiday_country: str | None = "CN",
         offsets.append(o)
         day_lo.append((lo + int(o.min())) // _US_PER_DAY)
         day_hi.append((hi + int(o.max())) // _US_PER_DAY)
-    zone_offsets = np.zeros(len(names) + 1, dtype=np.int64)
-    np.cumsum([t.shape[0] for t in times], out=zone_offsets[1:])
+    zone_offsets = offsets_from_lengths([t.shape[0] for t in times])
     y0 = _year_of_day(min(day_lo, default=0))
     day_types = _day_types_of_years(holiday_country, y0, _year_of_day(max(day_hi, default=0)))
     day, slot_of_day, day_type, per_day = local_calendar(
@@ -720,8 +715,7 @@ def daily_totals(grid: Grid, *, min_coverage: float = 0.9, index: bool = True
     # a day cut by the grid's ends is judged against a full day
     share = present / np.maximum(per_day, slots)
     values = np.where(share >= min_coverage, total, np.nan)
-    offsets = np.zeros(grid.n_series + 1, dtype=np.int64)
-    np.cumsum(np.bincount(day_series, minlength=grid.n_series), out=offsets[1:])
+    offsets = offsets_from_lengths(np.bincount(day_series, minlength=grid.n_series))
     series = grid.series.with_columns(pl.lit(_US_PER_DAY, pl.Int64).alias("interval_us"),
                                       pl.Series("n_slots", np.diff(offsets)))
     dcal = Calendar(cal.day[starts], np.zeros(starts.size, dtype=cal.slot_of_day.dtype),

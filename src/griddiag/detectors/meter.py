@@ -52,6 +52,7 @@ from griddiag.detectors.base import (
 )
 from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
+from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.kernels.register import NO_STEP, RESET, ROLLBACK, ROLLOVER
 from griddiag.schema import FINDINGS_SCHEMA
 
@@ -515,8 +516,7 @@ def _reverse_runs(codes: np.ndarray, offsets: np.ndarray, min_steps: int
     if steps.size == 0:
         return codes, first
     lengths = np.diff(np.searchsorted(steps, offsets))
-    step_off = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=step_off[1:])
+    step_off = offsets_from_lengths(lengths)
     # REVERSE_RUN too: the codes may already be marked (a second pass on them)
     down = (codes[steps] == ROLLBACK) | (codes[steps] == REVERSE_RUN)
     rev = K.mask_runs(down, step_off) >= min_steps
@@ -984,8 +984,7 @@ def _concat_series(grids: list[Grid]) -> Grid:
     base = np.cumsum([0] + [g.values.shape[0] for g in grids[:-1]])
     starts = np.concatenate([g.offsets[:-1] + b for g, b in zip(grids, base)])[order]
     n = np.concatenate([np.diff(g.offsets) for g in grids])[order]
-    offsets = np.zeros(order.size + 1, dtype=np.int64)
-    np.cumsum(n, out=offsets[1:])
+    offsets = offsets_from_lengths(n)
     rows = np.repeat(starts - offsets[:-1], n) + np.arange(int(offsets[-1]), dtype=np.int64)
     values = np.concatenate([g.values for g in grids])
     ts_us = np.concatenate([g.ts_us for g in grids])

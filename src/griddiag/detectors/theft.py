@@ -62,6 +62,7 @@ from griddiag.detectors.electrical import (
 from griddiag.detectors.grid import block_rows, sorted_readings
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import change_index, flags_to_events, level_shift, rolling_median
+from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.kernels.balance import (
     LATTICE_US,
     group_sum,
@@ -320,8 +321,7 @@ def area_balance(readings: pl.DataFrame, assets: pl.DataFrame, *,
         day_slot = np.full(i_t.shape[0], -1, dtype=np.int64)
         day_slot[ck] = slot.reshape(-1) - first_day[i_tx[ck]]
         per_member = n_days[live_tx]
-        out_off = np.zeros(live_tx.shape[0] + 1, dtype=np.int64)
-        np.cumsum(per_member, out=out_off[1:])
+        out_off = offsets_from_lengths(per_member)
         mk = matched_day_sums(*rows, day_slot, out_off)
         j = np.repeat(np.arange(live_tx.shape[0]), per_member)
         dk = days[first_day[live_tx[j]] + np.arange(j.shape[0]) - out_off[j]]
@@ -365,8 +365,7 @@ def _zone_lattices(zones: list[str], zone_of_tx: np.ndarray, i_t: np.ndarray,
                               f"IANA name such as 'Asia/Shanghai'") from exc
         firsts.append(first)
         parts.append(offset.astype(np.int64))
-    off = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([p.shape[0] for p in parts], out=off[1:])
+    off = offsets_from_lengths([p.shape[0] for p in parts])
     return np.array(firsts, dtype=np.int64), off, np.concatenate(parts)
 
 
@@ -431,7 +430,7 @@ def _day_grid(frame: pl.DataFrame, keys: list[str], cols: list[str]
               .with_columns(n=(pl.col("last") - pl.col("first") + 1).cast(pl.Int64))
               .with_columns(gi=pl.int_range(pl.len())))
     n = groups["n"].to_numpy()
-    off = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    off = offsets_from_lengths(n)
     groups = groups.with_columns(off=pl.Series(off[:-1]))
     j = frame.join(groups.select(*keys, "first", "off"), on=keys)
     idx = (j["off"] + j["day"] - j["first"]).to_numpy()

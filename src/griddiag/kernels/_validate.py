@@ -77,6 +77,15 @@ def as_batch(values, offsets) -> tuple[np.ndarray, np.ndarray]:
     return vals, check_offsets(offsets, vals.shape[0])
 
 
+def offsets_from_lengths(lengths) -> np.ndarray:
+    """The batch layout's ``offsets`` (int64, ``len(lengths) + 1``, starting at 0) of
+    consecutive pieces of the given lengths: piece ``i`` is ``[offsets[i], offsets[i + 1])``."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    out = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
 def check_offsets(offsets, n: int) -> np.ndarray:
     """``offsets`` as int64, checked against ``n`` values (``None``: one series)."""
     if offsets is None:

@@ -40,7 +40,13 @@ from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._order import median_step
-from griddiag.kernels._validate import as_bool_array, as_float_array, as_int_array, check_offsets
+from griddiag.kernels._validate import (
+    as_bool_array,
+    as_float_array,
+    as_int_array,
+    check_offsets,
+    offsets_from_lengths,
+)
 
 __all__ = ["group_sum", "local_day_sums", "matched_day_sums", "matched_sums", "series_step"]
 
@@ -88,15 +94,13 @@ def _areas(n_meters, step_us, inst_t_us, inst_offsets, inst_step_us, inst_power,
 def _meter_weights(starts, ends) -> np.ndarray:
     """Offsets-like cumulative rows of the meters, which weigh :func:`launch_series`' chunks
     (the meters' rows need not be contiguous)."""
-    w = np.zeros(starts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ends - starts, out=w[1:])
+    w = offsets_from_lengths(ends - starts)
     return w
 
 
 def _area_weights(starts, ends, members, member_offsets) -> np.ndarray:
     """Cumulative rows of each transformer's members: a transformer's work."""
-    rows = np.zeros(members.shape[0] + 1, dtype=np.int64)
-    np.cumsum((ends - starts)[members], out=rows[1:])
+    rows = offsets_from_lengths((ends - starts)[members])
     return rows[member_offsets]
 
 
@@ -419,8 +423,7 @@ def local_day_sums(t_us, values, starts, ends, zone, lattice_first_us, lattice_o
     n_runs = np.empty(s.shape[0], dtype=np.int64)
     weights = _meter_weights(s, e)
     launch_series(_local_day_runs, weights, t, s, e, z, lat_first, lat_off, lat_utc, n_runs)
-    off = np.zeros(s.shape[0] + 1, dtype=np.int64)
-    np.cumsum(n_runs, out=off[1:])
+    off = offsets_from_lengths(n_runs)
     n = int(off[-1])
     day = np.empty(n, dtype=np.int64)
     total = np.empty(n, dtype=np.float64)

@@ -21,7 +21,7 @@ from griddiag.config import JIT
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import launch
 from griddiag.kernels._order import median_step, sort_inplace
-from griddiag.kernels._validate import as_float_array, check_offsets
+from griddiag.kernels._validate import as_float_array, check_offsets, offsets_from_lengths
 
 __all__ = ["group_grids"]
 
@@ -199,8 +199,7 @@ def group_grids(t_us, values, row_offsets, series, column, group_offsets, n_colu
     # np.round: half to even, as polars rounds the median the electrical grids used to take
     step = np.where(np.isfinite(med) & (med > 0), np.round(np.nan_to_num(med)),
                     default_step_us).astype(np.int64)
-    slot_offsets = np.zeros(t0.shape[0] + 1, dtype=np.int64)
-    np.cumsum((t1 - t0) // step + 1, out=slot_offsets[1:])
+    slot_offsets = offsets_from_lengths((t1 - t0) // step + 1)
     # does a group hold two series of one column (their readings are then averaged together)?
     group_of = np.repeat(np.arange(goff.shape[0] - 1, dtype=np.int64), np.diff(goff))
     shared = bool(col.size) and np.unique(group_of * n_columns + col).size < col.size

@@ -42,7 +42,12 @@ from numba import njit
 
 from griddiag.config import JIT
 from griddiag.kernels._launch import launch_series
-from griddiag.kernels._validate import as_batch, as_int_array, check_positive_int
+from griddiag.kernels._validate import (
+    as_batch,
+    as_int_array,
+    check_positive_int,
+    offsets_from_lengths,
+)
 
 __all__ = [
     "HOUR_US",
@@ -508,8 +513,7 @@ def hourly_sums(values, offsets, ts_us, shift_us):
                               "sort each series by time first")
     n_hours = np.empty(n_series, dtype=np.int64)
     launch_series(_count_hours, off, off, ts, v, sh, n_hours)
-    out_off = np.zeros(n_series + 1, dtype=np.int64)
-    np.cumsum(n_hours, out=out_off[1:])
+    out_off = offsets_from_lengths(n_hours)
     m = int(out_off[-1])
     key = np.empty(m, dtype=np.int64)
     hsum, hmax, hmin = np.empty(m), np.empty(m), np.empty(m)

@@ -114,8 +114,10 @@ def _mat(frame: pl.DataFrame, col: str, fill: float = np.nan) -> np.ndarray:
 
 def _ragged(mat: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``mat`` where ``mask``, concatenated, with offsets (for the kernels)."""
+    from griddiag.kernels._validate import offsets_from_lengths
+
     counts = mask.sum(axis=1)
-    off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    off = offsets_from_lengths(counts)
     return np.ascontiguousarray(mat[mask]), off
 
 

@@ -205,6 +205,7 @@ def _series_zones(asset_ids: pl.Series, assets: pl.DataFrame | None, default_tz:
 def hours_of_readings(readings: pl.DataFrame, assets: pl.DataFrame | None = None, *,
                       default_tz: str = "UTC") -> Hours:
     """Readings -> :class:`Hours` (local hours of each asset's zone)."""
+    from griddiag.kernels._validate import offsets_from_lengths
     from griddiag.kernels.yoy import hourly_sums
 
     readings = normalize_readings(readings)
@@ -218,7 +219,7 @@ def hours_of_readings(readings: pl.DataFrame, assets: pl.DataFrame | None = None
     if not keep.all():
         idx = np.flatnonzero(keep)
         first, tz, shift = first.gather(idx), tz.gather(idx), shift[idx]
-        off = np.append(0, np.cumsum(np.diff(off)[idx])).astype(np.int64)
+        off = offsets_from_lengths(np.diff(off)[idx])
     return Hours(first.rename("asset_id"), frame["metric"].gather(starts[:-1][keep])
                  .rename("metric"), tz.rename("tz"), shift, off, key, hs, hc, hx, hn)
 
