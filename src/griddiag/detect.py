@@ -156,8 +156,9 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     electrical and theft checks (daily balances and PyOD models, much of it Python) on a
     second thread, beside the meter and statistical detectors, whose kernels and array work
     release the GIL (:func:`_checks_beside`). The detectors take the metric with the most
-    readings first, and the electrical checks wait for it to be done, so the grids they share
-    (about 0.5 GB on 1,000 meters) never add to the detectors' memory peak. Whichever lane is
+    readings last (:func:`_largest_last`), and the electrical checks wait for it to be done,
+    so the grids they share (about 0.5 GB on 1,000 meters) never add to the detectors' memory
+    peak. Whichever lane is
     free first takes the next electrical check (:class:`_CheckQueue`): the lane that ends its
     own work first does not wait idle for the other. The findings are those of a one-lane run.
     On a cold numba cache a second process compiles the kernels from the other end of the run
@@ -276,15 +277,15 @@ def _run_detectors(batch, zones, assets, prof, year, start, end,
                    out: list[pl.DataFrame], *, past_peak: threading.Event | None = None,
                    backwards: bool = False) -> None:
     """The profile's meter, statistical and joint detectors on the batch's sorted readings,
-    zone after zone (:func:`_zones`), the metric with the most readings first: their memory
-    peak is then behind them early, which ``past_peak`` is set to tell (after the first
-    zone's largest metric). ``backwards``: in the opposite order, joint detectors first (the
-    cold-start compile helper's order, :func:`run_backwards`)."""
+    zone after zone (:func:`_zones`), the metric with the most readings last
+    (:func:`_largest_last`); ``past_peak`` is set once that metric, the detectors' memory
+    peak, is done (in the first zone). ``backwards``: in the opposite order, joint detectors
+    first (the cold-start compile helper's order, :func:`run_backwards`)."""
     for zone, ids in (zones[::-1] if backwards else zones):
         # a year is local to each asset: one grid per time zone (a handful per utility)
         lo, hi = _year_bounds(year, zone) if year is not None else (start, end)
         zone_sorted = batch if ids is None else batch.subset(batch.metrics.to_list(), ids)
-        metrics = _largest_first(zone_sorted)
+        metrics = _largest_last(zone_sorted)
         joint_specs = [s for s in prof.detectors if s.joint]
         # the period grids of the metrics a joint detector compares are kept for it, so the
         # sum check reads the interval channel's grid in place instead of building it again
@@ -299,21 +300,29 @@ def _run_detectors(batch, zones, assets, prof, year, start, end,
                 out += found
                 if metric in keep and grid is not None and not backwards:
                     grids[metric] = grid
-            if past_peak is not None:
+            if past_peak is not None and metric == metrics[-1]:
                 past_peak.set()
         if not backwards:
             _run_joints(zone_sorted, assets, prof, joint_specs, metrics, lo, hi, grids, out)
         del grids
 
 
-def _largest_first(batch) -> list[str]:
-    """The metrics of ``batch`` (``SortedReadings``), the most readings first (then by name)."""
+def _largest_last(batch) -> list[str]:
+    """The metrics of ``batch`` (``SortedReadings``), the fewest readings first (then by
+    name), so the most readings last.
+
+    In a two-lane run the many small grids (mostly Python: polars and array steps per
+    metric) then overlap the side lane's energy balance, whose kernels release the GIL, and
+    the largest metric's kernels overlap the theft checks' PyOD models, which hold it; the
+    other way round the small grids and the PyOD models waited for each other's GIL. On
+    1,000 meters x 1 year: the small metrics took 0.9 s instead of 1.8 s, the whole profile
+    10.2-10.4 s against 10.5-11.2 s in alternating runs."""
     n_metrics = batch.metrics.len()
     series = np.bincount(batch.series_metric, minlength=n_metrics)
     n_readings = np.bincount(batch.series_metric, weights=np.diff(batch.row_offsets),
                              minlength=n_metrics)
     present = np.flatnonzero(series)  # a zone's subset keeps the batch's metric codes
-    return batch.metrics.gather(present[np.argsort(-n_readings[present], kind="stable")]
+    return batch.metrics.gather(present[np.argsort(n_readings[present], kind="stable")]
                                 ).to_list()
 
 
