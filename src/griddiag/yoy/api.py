@@ -17,6 +17,7 @@ from. Those computed afresh are written back for the next comparison.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -328,7 +329,9 @@ def group_summaries(summaries: pl.DataFrame, assets: pl.DataFrame, by: str
         val = stack("day_value")
         cnt = stack("day_count")
         per_day = float(part["per_day"].sum())
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            # a day without any member's value or temperature is NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
             vsum = np.where(np.isfinite(val).any(axis=0), np.nansum(val, axis=0), np.nan)
             tmp = np.nanmean(stack("day_temp"), axis=0)
         psum, pcnt = stack("profile_sum"), stack("profile_count")

@@ -344,8 +344,10 @@ def compare_summaries(current: pl.DataFrame, baselines: pl.DataFrame, *, year: i
         pk = np.nanmax(np.where(np.isfinite(bp[:, bi]), bp[:, bi], -np.inf), axis=1)
         pk = np.where(np.isfinite(pk), pk, np.nan)
         bpk = np.fmax(bpk, pk)
-        bbl.append(np.nanmedian(np.where(np.isfinite(bb[:, bi]), bb[:, bi], np.nan), axis=1)
-                   if bi.size else np.full(n, np.nan))
+        with warnings.catch_warnings():  # an asset without a baseline value: NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            bbl.append(np.nanmedian(np.where(np.isfinite(bb[:, bi]), bb[:, bi], np.nan),
+                                    axis=1) if bi.size else np.full(n, np.nan))
         months = np.unique([(date(by, 1, 1) + timedelta(days=int(j))).month - 1 for j in bi])
         bwk_list.append((_mat(b, "profile_sum") if b["profile_sum"].null_count() == 0
                          else None, _mat(b, "profile_count")
