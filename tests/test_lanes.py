@@ -197,6 +197,35 @@ def test_an_error_in_the_detectors_does_not_leave_the_side_lane_waiting(monkeypa
     assert [str(e) for e in raised] == ["a detector failed"]
 
 
+def test_the_shared_grids_are_let_go_after_an_error(monkeypatch, area):
+    """The electrical grids the lanes shared go with the batch's run, also when a detector
+    failed: a caller keeping the frame (its sorted arrays cached on it) does not keep them."""
+    from griddiag.detectors.grid import sorted_readings
+    from griddiag.schema import normalize_assets, normalize_readings
+
+    readings, assets = area
+    frame, reg = normalize_readings(readings), normalize_assets(assets)
+    run_check = detect_module._run_check
+    shared_seen = []
+
+    def check(frame_, assets_, ext, lo, hi):
+        out = run_check(frame_, assets_, ext, lo, hi)
+        shared_seen.append(len(sorted_readings(frame_).memo))
+        return out
+
+    def fail(*args):
+        time.sleep(0.5)  # the side lane runs some checks meanwhile
+        raise ValueError("a detector failed")
+
+    monkeypatch.setattr(detect_module, "_run_check", check)
+    monkeypatch.setattr(detect_module, "_run_metric", fail)
+    _force_two_lanes(monkeypatch)
+    with pytest.raises(ValueError, match="a detector failed"):
+        detect_module.detect_batch(frame, reg, load_profile("default"))
+    assert max(shared_seen) > 0  # the electrical checks did share grids
+    assert not sorted_readings(frame).memo
+
+
 def test_two_lanes_warm_up_the_checks_on_a_thread_of_their_own(monkeypatch, area):
     """A two-lane batch starts its checks' warm-up (the theft checks' PyOD imports) on a
     thread of its own, once per check module; a one-lane batch leaves it to the checks. A

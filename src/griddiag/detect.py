@@ -158,10 +158,11 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     release the GIL (:func:`_checks_beside`). The detectors take the metric with the most
     readings last (:func:`_largest_last`), and the electrical checks wait for it to be done,
     so the grids they share (about 0.5 GB on 1,000 meters) never add to the detectors' memory
-    peak. Whichever lane is
-    free first takes the next electrical check (:class:`_CheckQueue`): the lane that ends its
-    own work first does not wait idle for the other. The findings are those of a one-lane run.
-    On a cold numba cache a second process compiles the kernels from the other end of the run
+    peak. Whichever lane is free first takes the next electrical check (:class:`_CheckQueue`):
+    the lane that ends its own work first does not wait idle for the other. A two-lane batch
+    also starts its checks' imports (PyOD) on a third thread while it sorts
+    (:func:`_warm_up_beside`). The findings are those of a one-lane run. On a cold numba cache
+    a second process compiles the kernels from the other end of the run
     (:mod:`griddiag.cold_start`); the findings are the same.
     """
     from griddiag.cold_start import compile_helper
@@ -184,35 +185,38 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
     # on a cold numba cache a second process compiles the kernels from the other end (it
     # counts this thread's kernel threads, so it is entered before the lanes split them)
-    with (compile_helper(readings, assets, prof, batch.ids, two_lanes=two_lanes),
-          side_lane(readings.height) if two_lanes else nullcontext(None) as submit):
-        if submit is None:
-            _run_detectors(batch, zones, assets, prof, year, start, end, found)
-            external = readings if cut is None else readings.filter(cut)
-            found += _run_external(external, assets, prof.external, lo, hi)
-        else:
-            past_peak = threading.Event()
-            electrical = _CheckQueue(
-                readings, assets, [e for e in prof.external if e.family == "electrical"],
-                lo, hi)
-            beside = submit(_checks_beside, readings, assets, prof.external, lo, hi,
-                            past_peak, electrical)
-            try:
-                _run_detectors(batch, zones, assets, prof, year, start, end, found,
-                               past_peak=past_peak)
-            finally:
-                past_peak.set()  # an error here must not leave the side lane waiting
-            electrical.work()
-            checked = {**beside.result(), **electrical.found}
-            forget_shared(readings)  # the electrical grids, once both lanes are done
-            found += [checked[id(e)] for e in prof.external]  # in order, as in one lane
+    try:
+        with (compile_helper(readings, assets, prof, batch.ids, two_lanes=two_lanes),
+              side_lane(readings.height) if two_lanes else nullcontext(None) as submit):
+            if submit is None:
+                _run_detectors(batch, zones, assets, prof, year, start, end, found)
+                external = readings if cut is None else readings.filter(cut)
+                found += _run_external(external, assets, prof.external, lo, hi)
+            else:
+                past_peak = threading.Event()
+                electrical = _CheckQueue(
+                    readings, assets, [e for e in prof.external if e.family == "electrical"],
+                    lo, hi)
+                beside = submit(_checks_beside, readings, assets, prof.external, lo, hi,
+                                past_peak, electrical)
+                try:
+                    _run_detectors(batch, zones, assets, prof, year, start, end, found,
+                                   past_peak=past_peak)
+                finally:
+                    past_peak.set()  # an error here must not leave the side lane waiting
+                electrical.work()
+                checked = {**beside.result(), **electrical.found}
+                found += [checked[id(e)] for e in prof.external]  # in order, as in one lane
+    finally:
+        if two_lanes:  # the electrical grids, once both lanes are done (after an error too)
+            forget_shared(readings)
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     return merge_findings(_drop_explained(pl.concat(found)))
 
 
-def _warm_up_beside(checks: list) -> threading.Thread:
+def _warm_up_beside(checks: list) -> None:
     """Start the checks' warm-up (:meth:`ExternalSpec.warm_up`: PyOD and scikit-learn for
     the theft checks, about 3 s of imports in a fresh process) on a thread of its own, to
     run while the batch is sorted rather than in the middle of the side lane; a check whose
@@ -226,9 +230,7 @@ def _warm_up_beside(checks: list) -> threading.Thread:
             except Exception:  # noqa: BLE001 - the check reports it when it runs
                 log.debug("warm-up of %s checks failed", check.family, exc_info=True)
 
-    thread = threading.Thread(target=warm_up, name="griddiag-warm-up", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=warm_up, name="griddiag-warm-up", daemon=True).start()
 
 
 def _checks_beside(readings: pl.DataFrame, assets: pl.DataFrame, checks: list, lo, hi,
