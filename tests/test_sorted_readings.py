@@ -77,6 +77,23 @@ def test_sorted_readings_equal_a_plain_sort(monkeypatch, shuffle, piece_rows):
         _check_sorted(_random_frame(rng, shuffle))
 
 
+def test_chunk_reads_equal_the_concatenated_column():
+    """The block order reads the times as chunks: steps back (also across a chunk edge) and
+    gathers of rows equal those of the concatenated column, empty chunks included."""
+    from griddiag.detectors import grid as G
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        parts = [rng.integers(0, 20, int(rng.integers(0, 6))).astype(np.int64)
+                 for _ in range(int(rng.integers(1, 6)))]
+        whole = np.concatenate(parts)
+        want = np.flatnonzero(whole[1:] < whole[:-1]) + 1
+        np.testing.assert_array_equal(G._steps_back(parts), want)
+        rows = rng.integers(0, max(whole.size, 1), int(rng.integers(0, 10))) if whole.size \
+            else np.zeros(0, dtype=np.int64)
+        np.testing.assert_array_equal(G._take(parts, rows), whole[rows])
+
+
 @pytest.mark.parametrize("piece_rows", [1, 3, 1 << 20])
 def test_block_starts_across_chunks_with_nulls(monkeypatch, piece_rows):
     from griddiag.detectors import grid as G

@@ -261,11 +261,12 @@ class SortedReadings:
         n_m = max(metrics.len(), 1)
         key = (block_ids.cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy() * n_m
                + block_metrics.cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy())
-        t = readings["ts"].dt.epoch("us").to_numpy()  # read whole by _block_order
+        # both columns as chunks (views): made whole only where the rows stay or are sorted
+        t = _chunk_arrays(readings["ts"].dt.epoch("us"))
         v = _chunk_arrays(readings["value"].cast(pl.Float64))
         order = _block_order(t, start, length, key)
         if order is None:  # some series out of time order: sort the rows
-            v = _contiguous(v)
+            t, v = _contiguous(t), _contiguous(v)
             k = np.repeat(key, length)
             rows = pl.DataFrame({"k": k, "t": t}).select(
                 pl.arg_sort_by("k", "t", maintain_order=True))["k"].to_numpy()
@@ -278,7 +279,7 @@ class SortedReadings:
             # the two columns at once on the kernel threads (NumPy copies without the GIL)
             t, v = thread_map(lambda a: _gather_blocks(a, start, length), [t, v], n)
         else:
-            v = _contiguous(v)
+            t, v = _contiguous(t), _contiguous(v)
         # consecutive blocks of one series are one series
         new = np.flatnonzero(np.diff(key, prepend=-1))
         off = offsets_from_lengths(np.add.reduceat(length, new) if new.size else new)
@@ -362,21 +363,49 @@ def block_rows(start: np.ndarray, length: np.ndarray) -> np.ndarray:
     return first + np.arange(int(length.sum()), dtype=np.int64)
 
 
-def _block_order(t: np.ndarray, start: np.ndarray, length: np.ndarray, key: np.ndarray
-                 ) -> np.ndarray | None:
+def _block_order(t: list[np.ndarray], start: np.ndarray, length: np.ndarray,
+                 key: np.ndarray) -> np.ndarray | None:
     """Order of the blocks that sorts the rows by (``key``, ``t``), or ``None`` when moving
     whole blocks cannot: time goes back inside a block, or two blocks of one series overlap
     in time (equal times in two blocks would need the rows' original order: left to the row
-    sort, which keeps it)."""
-    back = np.flatnonzero(t[1:] < t[:-1]) + 1
-    if not np.isin(back, start).all():
+    sort, which keeps it). ``t``: the times' chunks (:func:`_chunk_arrays`), read as if
+    concatenated, so that blocks moved in order are copied once, from the chunks
+    (:func:`_gather_blocks`), with no whole copy of the column first (0.44 GB of new memory
+    on 55 M readings)."""
+    if not np.isin(_steps_back(t), start).all():
         return None
-    order = np.lexsort((t[start], key))
+    order = np.lexsort((_take(t, start), key))
     k, a, z = key[order], start[order], start[order] + length[order]
     same = k[1:] == k[:-1]
-    if (t[z[:-1][same] - 1] >= t[a[1:][same]]).any():
+    if (_take(t, z[:-1][same] - 1) >= _take(t, a[1:][same])).any():
         return None
     return order
+
+
+def _steps_back(parts: list[np.ndarray]) -> np.ndarray:
+    """Rows ``i`` of ``concatenate(parts)`` whose value is below row ``i - 1``'s."""
+    found, base, last = [np.zeros(0, dtype=np.int64)], 0, None
+    for p in parts:
+        if p.shape[0]:
+            if last is not None and p[0] < last:
+                found.append(np.array([base], dtype=np.int64))
+            found.append(np.flatnonzero(p[1:] < p[:-1]) + (base + 1))
+            last = p[-1]
+        base += p.shape[0]
+    return np.concatenate(found)
+
+
+def _take(parts: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """``concatenate(parts)[rows]`` without the concatenation."""
+    if len(parts) == 1:
+        return parts[0][rows]
+    bounds = offsets_from_lengths([p.shape[0] for p in parts])
+    part = np.searchsorted(bounds, rows, side="right") - 1
+    out = np.empty(rows.shape[0], dtype=parts[0].dtype)
+    for c in np.unique(part).tolist():
+        mine = part == c
+        out[mine] = parts[c][rows[mine] - bounds[c]]
+    return out
 
 
 _SORTED: list[tuple[weakref.ref, SortedReadings]] = []
