@@ -27,6 +27,7 @@ import polars as pl
 from griddiag import kernels as K
 from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
+from griddiag.kernels.events import event_stats
 from griddiag.schema import FINDINGS_SCHEMA, METRICS, SEVERITIES, TS_DTYPE
 
 __all__ = ["Detector", "Evaluation", "daily_grid", "fmt", "local_time_text", "merge_findings",
@@ -200,8 +201,6 @@ def event_table(grid: Grid, ev: Evaluation, series: np.ndarray, start: np.ndarra
     """Numbers of every event (one row each), read from the events' own slots
     (:func:`griddiag.kernels.events.event_stats`). ``coverage``: the share of present slots
     in the event's window, ``context_hours`` each side cut at its series' ends."""
-    from griddiag.kernels.events import event_stats
-
     vals = grid.values
     interval_us = grid.series["interval_us"].to_numpy()[series]
     last = end - 1

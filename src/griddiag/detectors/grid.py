@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from griddiag.exceptions import ConfigError
+from griddiag.kernels._launch import thread_map
 from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.schema import normalize_readings
 
@@ -146,8 +147,6 @@ def _block_starts(asset_id: pl.Series, metric: pl.Series) -> np.ndarray:
     (a concatenated batch has one chunk per part; slices that cut chunks differently would be
     copied whole to line them up, 0.9 GB per string column of 55 M readings), and only the
     positions that differ are taken; the first row of each piece is compared on its own."""
-    from griddiag.kernels._launch import thread_map
-
     n = asset_id.len()
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -249,8 +248,6 @@ class SortedReadings:
         # the blocks are in order nothing moves (the arrays are views of the frame's columns),
         # when they are not whole blocks are copied in order, and rows are sorted only when
         # some series is out of time order within its blocks.
-        from griddiag.kernels._launch import thread_map
-
         n = readings.height
         start = _block_starts(readings["asset_id"], readings["metric"])
         length = np.diff(np.append(start, n))

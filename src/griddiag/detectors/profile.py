@@ -85,14 +85,18 @@ class ExternalSpec:
     name: str
     params: dict[str, object] = field(default_factory=dict)
 
-    def function(self):
+    def module(self):
+        """The check's module, ``griddiag.detectors.<family>``."""
         import importlib
 
         try:
-            module = importlib.import_module(f"griddiag.detectors.{self.family}")
+            return importlib.import_module(f"griddiag.detectors.{self.family}")
         except ModuleNotFoundError as exc:
             raise ConfigError(f"profile section [{self.family}.{self.name}]: this griddiag "
                               f"has no griddiag.detectors.{self.family} module") from exc
+
+    def function(self):
+        module = self.module()
         fn = getattr(module, f"detect_{self.name}", None)
         if fn is None:
             names = sorted(n[7:] for n in dir(module) if n.startswith("detect_"))
@@ -103,10 +107,7 @@ class ExternalSpec:
     def warm_up(self) -> None:
         """Import what the check's module loads only at its first use (its ``warm_up()``,
         where it has one: the theft checks' PyOD models); nothing otherwise."""
-        import importlib
-
-        module = importlib.import_module(f"griddiag.detectors.{self.family}")
-        warm = getattr(module, "warm_up", None)
+        warm = getattr(self.module(), "warm_up", None)
         if warm is not None:
             warm()
 
