@@ -257,3 +257,48 @@ def test_theft_warm_up_imports_pyod_which_the_module_does_not():
     run_python("import sys; import griddiag.detectors.theft as theft; "
                "assert 'pyod' not in sys.modules, 'imported with the module'; "
                "theft.warm_up(); assert 'pyod.models.iforest' in sys.modules", timeout=300)
+
+
+def test_checks_read_their_window_of_a_longer_batch_in_two_lanes(monkeypatch):
+    """A batch holding more history than the checks read (the annual inspection reads its
+    baseline years too) runs in two lanes as well: each check gets the window of the batch's
+    sorted arrays it reads (the period and ``history_days`` before it), and finds what it
+    finds on the frame filtered to that window; the findings are one lane's."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from griddiag.detectors.grid import SortedReadings
+    from griddiag.schema import normalize_assets, normalize_readings
+
+    r = pl.read_parquet(ROOT / "data_samples" / "readings.parquet")
+    assets = normalize_assets(pl.read_parquet(ROOT / "data_samples" / "assets.parquet"))
+    # a theft from June 2025 under TX0001, an overloaded TX0003 that summer
+    areas = ["TX0001", "TX0003"]
+    ids = [*areas, *assets.filter(pl.col("parent_id").is_in(areas))["asset_id"].to_list()]
+    lo, hi = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC)
+    readings = normalize_readings(r.filter(
+        pl.col("asset_id").is_in(ids) & pl.col("ts").is_between(lo - timedelta(days=61), hi,
+                                                                  closed="left")))
+    prof = replace(load_profile("default"), history_days=30)
+    window = readings.filter(pl.col("ts") >= lo - timedelta(days=30))
+    assert 0 < window.height < readings.height
+    one = griddiag.detect(readings, assets=assets, profile=prof, start=lo, end=hi)
+    got = {}
+    run_check = detect_module._run_check
+
+    def spy(sorted_, assets_, check, lo_, hi_):
+        assert isinstance(sorted_, SortedReadings)
+        got[check.name] = (sorted_.height, run_check(sorted_, assets_, check, lo_, hi_))
+        return got[check.name][1]
+
+    monkeypatch.setattr(detect_module, "_run_check", spy)
+    _force_two_lanes(monkeypatch)
+    two = griddiag.detect(readings, assets=assets, profile=prof, start=lo, end=hi)
+    assert_frame_equal(one, two)
+    assert {e.name for e in prof.external} == set(got)
+    for check in prof.external:
+        n, found = got[check.name]
+        assert n == window.height
+        assert_frame_equal(found, run_check(window, assets, check, lo, hi))
+    assert {"energy_balance", "transformer_load"} <= {k for k, (_, f) in got.items()
+                                                      if f.height}

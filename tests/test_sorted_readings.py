@@ -77,6 +77,49 @@ def test_sorted_readings_equal_a_plain_sort(monkeypatch, shuffle, piece_rows):
         _check_sorted(_random_frame(rng, shuffle))
 
 
+def _assert_same_sorted(got: SortedReadings, want: SortedReadings) -> None:
+    assert got.ids.to_list() == want.ids.to_list()
+    assert got.metrics.to_list() == want.metrics.to_list()
+    for name in ("series_asset", "series_metric", "row_offsets", "t", "value"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)  # NaN where NaN
+
+
+@pytest.mark.parametrize("shuffle", ["none", "blocks", "rows"])
+def test_window_of_sorted_readings_equals_sorting_the_filtered_frame(shuffle):
+    """``between`` (what a batch's checks get when they read less history than its
+    detectors) is :meth:`SortedReadings.of` of the frame filtered to the window: the same
+    codes, rows and ties (equal times keep the frame's order), with series, assets and
+    metrics left empty dropped; nothing outside the window returns the arrays themselves."""
+    rng = np.random.default_rng({"none": 5, "blocks": 6, "rows": 7}[shuffle])
+    for _ in range(40):
+        df = _random_frame(rng, shuffle)
+        sr = SortedReadings.of(df)
+        t = df["ts"].dt.epoch("us")
+        for lo, hi in [(None, None), (int(t.min()), None), (None, int(t.max()) + 1),
+                       *[tuple(sorted(rng.integers(T0 - MIN, T0 + 600 * MIN, 2).tolist()))
+                         for _ in range(4)]]:
+            window = df.filter((t >= (lo if lo is not None else t.min()))
+                               & (t < (hi if hi is not None else t.max() + 1)))
+            got = sr.between(lo, hi)
+            _assert_same_sorted(got, SortedReadings.of(window))
+            if window.height == df.height:
+                assert got is sr
+
+
+def test_checks_take_sorted_readings_as_they_take_a_frame():
+    """A batch's checks get its sorted arrays (``griddiag.detect``): ``sorted_readings``
+    returns them as they are, and ``forget_shared`` clears what they hold."""
+    from griddiag.detectors.grid import forget_shared
+
+    sr = SortedReadings.of(_random_frame(np.random.default_rng(8), "none"))
+    assert sorted_readings(sr) is sr
+    sr.shared("k", lambda: 1)
+    forget_shared(sr)
+    assert not sr.memo
+
+
 def test_chunk_reads_equal_the_concatenated_column():
     """The block order reads the times as chunks: steps back (also across a chunk edge) and
     gathers of rows equal those of the concatenated column, empty chunks included."""

@@ -4,7 +4,8 @@ Data flow per batch (a set of whole transformer areas, INTERFACE.md "Inspection 
 readings -> one regular grid per metric (:func:`griddiag.detectors.grid.to_grid`, missing
 slots NaN, never filled) -> local calendar when a detector needs it -> each configured
 detector on the series of the asset kinds and metrics it applies to -> electrical and theft
-checks on the batch's frames -> findings explained by another finding dropped -> overlapping
+checks on the batch's sorted arrays (the period and the checks' history) -> findings explained
+by another finding dropped -> overlapping
 findings of one kind merged (:func:`griddiag.detectors.base.merge_findings`). A large batch
 runs the electrical and theft checks on a second thread beside the detectors
 (:func:`detect_batch`); the findings are the same.
@@ -29,6 +30,7 @@ from griddiag.schema import FINDINGS_SCHEMA, METRICS, normalize_assets, normaliz
 from griddiag.storage.base import Store
 
 if TYPE_CHECKING:
+    from griddiag.detectors.grid import SortedReadings
     from griddiag.detectors.profile import Profile
 
 __all__ = ["detect"]
@@ -164,6 +166,10 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     (:func:`_warm_up_beside`). The findings are those of a one-lane run. On a cold numba cache
     a second process compiles the kernels from the other end of the run
     (:mod:`griddiag.cold_start`); the findings are the same.
+
+    The checks read the batch's sorted arrays, or a window of them when the batch holds more
+    history than the checks read (:func:`_checks_window`; the annual inspection reads its
+    baseline years too): never a filtered copy of the frame sorted again.
     """
     from griddiag.cold_start import compile_helper
     from griddiag.detectors.base import merge_findings
@@ -173,15 +179,15 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     if readings.height == 0:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
     lo, hi = _period(assets, year, start, end)
-    cut = _external_filter(readings, prof, lo, hi)
-    # two lanes share the batch's sorted arrays when the checks read the whole frame
-    two_lanes = cut is None and side_lane_threads(readings.height) >= 2
+    two_lanes = side_lane_threads(readings.height) >= 2
     if two_lanes:
         _warm_up_beside(prof.external)
-    # sorted once (integer codes, no string work per metric); the checks reuse it when they
-    # get the same frame (griddiag.detectors.grid.sorted_readings)
+    # sorted once (integer codes, no string work per metric)
     batch = sorted_readings(readings)
     zones = _zones(batch, assets)
+    window = _checks_window(prof, lo, hi)
+    # the checks' readings: in one lane made once the detectors are done (their memory peak)
+    checked = batch.between(*window) if two_lanes else None
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
     # on a cold numba cache a second process compiles the kernels from the other end (it
     # counts this thread's kernel threads, so it is entered before the lanes split them)
@@ -190,14 +196,13 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
               side_lane(readings.height) if two_lanes else nullcontext(None) as submit):
             if submit is None:
                 _run_detectors(batch, zones, assets, prof, year, start, end, found)
-                external = readings if cut is None else readings.filter(cut)
-                found += _run_external(external, assets, prof.external, lo, hi)
+                found += _run_external(batch.between(*window), assets, prof.external, lo, hi)
             else:
                 past_peak = threading.Event()
                 electrical = _CheckQueue(
-                    readings, assets, [e for e in prof.external if e.family == "electrical"],
+                    checked, assets, [e for e in prof.external if e.family == "electrical"],
                     lo, hi)
-                beside = submit(_checks_beside, readings, assets, prof.external, lo, hi,
+                beside = submit(_checks_beside, checked, assets, prof.external, lo, hi,
                                 past_peak, electrical)
                 try:
                     _run_detectors(batch, zones, assets, prof, year, start, end, found,
@@ -209,7 +214,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
                 found += [checked[id(e)] for e in prof.external]  # in order, as in one lane
     finally:
         if two_lanes:  # the electrical grids, once both lanes are done (after an error too)
-            forget_shared(readings)
+            forget_shared(checked)
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -233,7 +238,7 @@ def _warm_up_beside(checks: list) -> None:
     threading.Thread(target=warm_up, name="griddiag-warm-up", daemon=True).start()
 
 
-def _checks_beside(readings: pl.DataFrame, assets: pl.DataFrame, checks: list, lo, hi,
+def _checks_beside(readings: SortedReadings, assets: pl.DataFrame, checks: list, lo, hi,
                    past_peak: threading.Event, electrical: _CheckQueue
                    ) -> dict[int, pl.DataFrame]:
     """The side lane of a two-lane :func:`detect_batch`: the checks that are not electrical
@@ -256,7 +261,7 @@ class _CheckQueue:
     several to run. Their shared grids are built once (``SortedReadings.shared``) and let
     go by the caller, after both lanes (:func:`griddiag.detectors.grid.forget_shared`)."""
 
-    def __init__(self, readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
+    def __init__(self, readings: SortedReadings, assets: pl.DataFrame, checks: list,
                  lo: datetime | None, hi: datetime | None) -> None:
         self._args = (readings, assets, lo, hi)
         self._todo = list(checks)
@@ -360,13 +365,13 @@ def run_backwards(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *
 
     checks = list(prof.external[::-1])
     if two_lanes:
-        _run_external(readings, assets, [e for e in checks if e.family == "electrical"],
+        _run_external(batch, assets, [e for e in checks if e.family == "electrical"],
                       None, None)
         detectors()
-        _run_external(readings, assets, [e for e in checks if e.family != "electrical"],
+        _run_external(batch, assets, [e for e in checks if e.family != "electrical"],
                       None, None)
     else:
-        _run_external(readings, assets, checks, None, None)
+        _run_external(batch, assets, checks, None, None)
         detectors()
 
 
@@ -457,28 +462,28 @@ def _run_joint(readings, assets, prof, spec, lo, hi, metrics, grids) -> pl.DataF
     return det.find_metrics(chosen, label=spec.label)
 
 
-def _external_filter(readings: pl.DataFrame, prof: Profile, lo: datetime | None,
-                     hi: datetime | None) -> pl.Expr | None:
-    """The rows the electrical and theft checks read: the period plus ``prof.history_days``
-    before it; ``None`` when that is every row (the same frame then keeps the batch's sorted
-    arrays, :func:`griddiag.detectors.grid.sorted_readings`, for every check).
+def _checks_window(prof: Profile, lo: datetime | None, hi: datetime | None
+                   ) -> tuple[int | None, int | None]:
+    """What the electrical and theft checks read, as microsecond bounds of the batch's
+    sorted arrays (:meth:`~griddiag.detectors.grid.SortedReadings.between`): the period plus
+    ``prof.history_days`` before it (``None``: unbounded).
 
     A theft or a line loss is a change against the asset's own history, so these checks read
     the history too (a theft that began before the period is still a fall of that meter's
-    share).
+    share); a batch may hold more (the annual inspection reads its baseline years), which
+    they do not see.
     """
-    keep = []
-    if lo is not None and readings["ts"].min() < lo - timedelta(days=prof.history_days):
-        keep.append(pl.col("ts") >= lo - timedelta(days=prof.history_days))
-    if hi is not None and readings["ts"].max() >= hi:
-        keep.append(pl.col("ts") < hi)
-    return pl.all_horizontal(keep) if keep else None
+    from griddiag.detectors.grid import period_us
+
+    start = lo - timedelta(days=prof.history_days) if lo is not None else None
+    return period_us(start), period_us(hi)
 
 
-def _run_external(readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
+def _run_external(readings: SortedReadings, assets: pl.DataFrame, checks: list,
                   lo: datetime | None, hi: datetime | None) -> list[pl.DataFrame]:
     """Findings of electrical and theft ``checks`` (of a profile's ``external``) on their
-    readings (:func:`_external_filter`), one frame per check (:func:`_run_check`)."""
+    readings (the batch's, :func:`_checks_window`), one frame per check
+    (:func:`_run_check`)."""
     from griddiag.detectors.grid import forget_shared
 
     out = []
@@ -491,7 +496,7 @@ def _run_external(readings: pl.DataFrame, assets: pl.DataFrame, checks: list,
     return out
 
 
-def _run_check(readings: pl.DataFrame, assets: pl.DataFrame, ext, lo: datetime | None,
+def _run_check(readings: SortedReadings, assets: pl.DataFrame, ext, lo: datetime | None,
                hi: datetime | None) -> pl.DataFrame:
     """Findings of one electrical or theft check, kept where they overlap the period
     ``[lo, hi)``, with their true start."""

@@ -1,11 +1,12 @@
 """Electrical rules for distribution transformers (and any asset reporting phase quantities).
 
 Every detector is a function ``detect_<name>(readings, assets, params) -> findings`` over one
-batch of whole transformer areas: ``readings`` is the canonical long frame, ``assets`` the
-assets frame (``nominal_voltage_v``, ``rated_kva``, ``tz`` are used), ``params`` the profile's
-``[electrical.<name>]`` table; keys left out take the values of :data:`DEFAULTS`, so
-``params={}`` works. Each returns :data:`griddiag.schema.FINDINGS_SCHEMA` rows (``run_id`` and
-``status`` null).
+batch of whole transformer areas: ``readings`` is the canonical long frame or the batch's
+sorted arrays (:class:`griddiag.detectors.grid.SortedReadings`, what ``griddiag.detect``
+passes), ``assets`` the assets frame (``nominal_voltage_v``, ``rated_kva``, ``tz`` are
+used), ``params`` the profile's ``[electrical.<name>]`` table; keys left out take the
+values of :data:`DEFAULTS`, so ``params={}`` works. Each returns
+:data:`griddiag.schema.FINDINGS_SCHEMA` rows (``run_id`` and ``status`` null).
 
 =====================  ==================================  =======================================
 detector               finding kinds                       rule (defaults)
@@ -49,6 +50,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -57,6 +59,9 @@ from griddiag.exceptions import ConfigError
 from griddiag.kernels import flags_to_events
 from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.schema import FINDINGS_SCHEMA, empty_assets
+
+if TYPE_CHECKING:
+    from griddiag.detectors.grid import SortedReadings
 
 __all__ = [
     "DEFAULTS",
@@ -269,7 +274,7 @@ def per_series_sum(x: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return c[offsets[1:]] - c[offsets[:-1]]
 
 
-def build_grid(readings: pl.DataFrame, metrics: list[str],
+def build_grid(readings: pl.DataFrame | SortedReadings, metrics: list[str],
                asset_ids: list[str] | None = None) -> Grid:
     """Lay ``metrics`` of the given assets on each asset's regular grid (see module doc).
 

@@ -308,6 +308,33 @@ class SortedReadings:
                               self.series_metric[s], off, _gather_blocks(self.t, first, n),
                               _gather_blocks(self.value, first, n))
 
+    def between(self, lo_us: int | None, hi_us: int | None) -> SortedReadings:
+        """The readings with ``lo_us <= t < hi_us`` (microseconds; ``None``: unbounded).
+
+        Equal to :meth:`of` of the frame filtered to that window (the same arrays and codes:
+        series, assets and metrics left without readings are dropped), but made from these
+        arrays: each series' rows in the window are one range (two binary searches), copied
+        on the kernel threads; nothing is sorted or coded again. ``self`` when nothing lies
+        outside the window. The rows keep their order: both are the rows sorted by (series,
+        time), ties in the frame's order (:meth:`of`), and a window of that is that of the
+        window."""
+        from griddiag.kernels.runs import rows_in_period
+
+        offsets = self.row_offsets
+        first, end = rows_in_period(self.t, offsets[:-1], offsets[1:], lo_us, hi_us)
+        if (first == offsets[:-1]).all() and (end == offsets[1:]).all():
+            return self
+        keep = np.flatnonzero(end > first)
+        first, length = first[keep], end[keep] - first[keep]
+        assets = np.unique(self.series_asset[keep])  # sorted: codes stay ranks
+        metrics = np.unique(self.series_metric[keep])
+        t, v = thread_map(lambda a: _gather_blocks(a, first, length), [self.t, self.value],
+                          int(length.sum()))
+        return SortedReadings(self.ids.gather(assets), self.metrics.gather(metrics),
+                              np.searchsorted(assets, self.series_asset[keep]),
+                              np.searchsorted(metrics, self.series_metric[keep]),
+                              offsets_from_lengths(length), t, v)
+
     @property
     def height(self) -> int:
         """Number of readings."""
@@ -423,11 +450,14 @@ def _cached(readings: pl.DataFrame) -> SortedReadings | None:
         return next((sr for ref, sr in _SORTED if ref() is readings), None)
 
 
-def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
+def sorted_readings(readings: pl.DataFrame | SortedReadings) -> SortedReadings:
     """:meth:`SortedReadings.of`, reused for the very same frame (frames are immutable; a
     weak reference makes sure a new frame with a recycled ``id`` is never taken for an old
-    one). The checks of one batch receive the same frame, so it is sorted once per batch;
-    the arrays are let go with the frame (no batch's copy outlives it)."""
+    one). A batch's checks get its sorted arrays themselves (``griddiag.detect``), which
+    are returned as they are; a frame passed to several checks is sorted once. The arrays
+    are let go with the frame (no batch's copy outlives it)."""
+    if isinstance(readings, SortedReadings):
+        return readings
     sr = _cached(readings)
     if sr is not None:
         return sr
@@ -442,17 +472,20 @@ def sorted_readings(readings: pl.DataFrame) -> SortedReadings:
     return sr
 
 
-def forget_shared(readings: pl.DataFrame) -> None:
-    """Let go of what checks derived from ``readings``' sorted arrays and shared
-    (:attr:`SortedReadings.memo`, e.g. the electrical grids) once those checks are done;
-    the sorted arrays stay, and a frame never sorted is not sorted for this."""
-    sr = _cached(readings)
+def forget_shared(readings: pl.DataFrame | SortedReadings) -> None:
+    """Let go of what checks derived from ``readings``' sorted arrays (or from the sorted
+    arrays passed) and shared (:attr:`SortedReadings.memo`, e.g. the electrical grids) once
+    those checks are done; the sorted arrays stay, and a frame never sorted is not sorted for
+    this."""
+    sr = readings if isinstance(readings, SortedReadings) else _cached(readings)
     if sr is not None:
         with sr._memo_lock:
             sr.memo.clear()
 
 
-def _period_us(value: datetime | None) -> int | None:
+def period_us(value: datetime | None) -> int | None:
+    """A period bound in microseconds since the epoch (the sorted arrays' ``t``); ``None``
+    stays ``None`` (unbounded). A naive datetime is refused: its zone would be a guess."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -505,7 +538,7 @@ def to_grid(readings: pl.DataFrame | SortedReadings, *,
     # copy of the selection, no pass over every reading to choose the period
     sel = sr.series(metrics) if metrics is not None else \
         np.arange(sr.series_metric.shape[0], dtype=np.int64)
-    lo, hi = _period_us(start), _period_us(end)
+    lo, hi = period_us(start), period_us(end)
     t, value = sr.t, sr.value
     row_first, row_end = sr.row_offsets[sel], sr.row_offsets[sel + 1]
     if lo is not None or hi is not None:

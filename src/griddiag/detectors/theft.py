@@ -3,7 +3,8 @@
 Both detectors work on whole transformer areas (台区: a transformer and every meter whose
 ``parent_id`` is that transformer), which is why a batch of the inspection job holds whole
 areas. Signatures are those of :mod:`griddiag.detectors.electrical`:
-``detect_<name>(readings, assets, params) -> findings``, ``params`` the profile's
+``detect_<name>(readings, assets, params) -> findings`` (``readings`` a frame or the batch's
+sorted arrays), ``params`` the profile's
 ``[theft.<name>]`` table over :data:`DEFAULTS`.
 
 Energy balance
