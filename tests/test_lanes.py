@@ -10,6 +10,7 @@ only once the detectors were past their memory peak, each on whichever lane was 
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -254,9 +255,14 @@ def test_two_lanes_warm_up_the_checks_on_a_thread_of_their_own(monkeypatch, area
 def test_theft_warm_up_imports_pyod_which_the_module_does_not():
     from tests.child import run_python
 
-    run_python("import sys; import griddiag.detectors.theft as theft; "
+    run_python("import sys; import griddiag.detectors.theft; "
                "assert 'pyod' not in sys.modules, 'imported with the module'; "
-               "theft.warm_up(); assert 'pyod.models.iforest' in sys.modules", timeout=300)
+               "from griddiag.detectors.profile import load_profile; "
+               "prof = load_profile('default'); "
+               "assert prof.lazy_imports() == ['pyod.models.ecod', 'pyod.models.iforest']; "
+               "assert 'pyod' not in sys.modules, 'imported with the profile'; "
+               "[e.warm_up() for e in prof.external if e.family == 'theft'][:1]; "
+               "assert 'pyod.models.iforest' in sys.modules", timeout=300)
 
 
 def test_checks_read_their_window_of_a_longer_batch_in_two_lanes(monkeypatch):
@@ -302,3 +308,21 @@ def test_checks_read_their_window_of_a_longer_batch_in_two_lanes(monkeypatch):
         assert_frame_equal(found, run_check(window, assets, check, lo, hi))
     assert {"energy_balance", "transformer_load"} <= {k for k, (_, f) in got.items()
                                                       if f.height}
+
+
+def test_inspection_batch_processes_start_with_the_checks_imports():
+    """``griddiag inspect``'s batch processes are forked from a server that has imported what
+    the profile's checks import at their first use (PyOD, about 3 s a process): a batch
+    process has them from its start. In a fresh driver: its fork server is its own."""
+    from tests.child import run_python
+
+    out = run_python(
+        "from types import SimpleNamespace; "
+        "from griddiag.detectors.profile import load_profile; "
+        "from griddiag.inspection.executor import ProcessExecutor; "
+        "from tests.batch_probe import modules_at_start; "
+        "params = SimpleNamespace(profile=load_profile('default')); "
+        "print(list(ProcessExecutor().map(modules_at_start, None, 'unused', [['A']], "
+        "params)))", timeout=300,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))  # tests.batch_probe
+    assert out.strip() == "[(0, ['pyod.models.ecod', 'pyod.models.iforest'])]"

@@ -104,12 +104,17 @@ class ExternalSpec:
                               f"{self.name!r} in {self.family}; known: {names}")
         return fn
 
+    def lazy_imports(self) -> tuple[str, ...]:
+        """Modules the check's module imports only at a check's first use (its
+        ``LAZY_IMPORTS``, where it has them: the theft checks' PyOD models)."""
+        return tuple(getattr(self.module(), "LAZY_IMPORTS", ()))
+
     def warm_up(self) -> None:
-        """Import what the check's module loads only at its first use (its ``warm_up()``,
-        where it has one: the theft checks' PyOD models); nothing otherwise."""
-        warm = getattr(self.module(), "warm_up", None)
-        if warm is not None:
-            warm()
+        """Import :meth:`lazy_imports` now, ahead of the check."""
+        import importlib
+
+        for name in self.lazy_imports():
+            importlib.import_module(name)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,11 @@ class Profile:
     #: days of readings before the period that the electrical and theft checks also read
     #: (their findings are then kept where they overlap the period)
     history_days: float = 365.0
+
+    def lazy_imports(self) -> list[str]:
+        """What the profile's checks import only at their first use
+        (:meth:`ExternalSpec.lazy_imports`), each once."""
+        return list(dict.fromkeys(m for e in self.external for m in e.lazy_imports()))
 
     @property
     def needs_calendar(self) -> bool:

@@ -45,6 +45,7 @@ Fitting per area keeps results independent of how areas are batched.
 
 from __future__ import annotations
 
+import importlib
 import math
 import weakref
 
@@ -696,21 +697,18 @@ _FEATURE_TEXT = {
 }
 
 
+#: Modules this module's checks import at their first use (:func:`pyod_models`), not with the
+#: module: PyOD imports scikit-learn, scipy.stats, pandas and matplotlib, about 3 s in a fresh
+#: process. ``ExternalSpec.warm_up`` imports them ahead of the checks (``griddiag.detect``,
+#: beside a large batch's sort), and the inspection's fork server once for all its batch
+#: processes (``griddiag.inspection.executor.ProcessExecutor``).
+LAZY_IMPORTS = ("pyod.models.ecod", "pyod.models.iforest")
+
+
 def pyod_models() -> tuple[type, type]:
-    """PyOD's ``ECOD`` and ``IForest``, imported at their first use: PyOD imports
-    scikit-learn, scipy.stats, pandas and matplotlib, about 3 s in a fresh process, which a
-    batch without a theft finding never needs (see :func:`warm_up`)."""
-    from pyod.models.ecod import ECOD
-    from pyod.models.iforest import IForest
-
-    return ECOD, IForest
-
-
-def warm_up() -> None:
-    """Import what this module's checks load only when they need it (:func:`pyod_models`).
-    ``griddiag.detect`` runs it on a thread of its own while a large batch is sorted, so a
-    fresh process (an inspection's batch) does not import PyOD in the middle of its run."""
-    pyod_models()
+    """PyOD's ``ECOD`` and ``IForest`` (:data:`LAZY_IMPORTS`)."""
+    ecod, iforest = (importlib.import_module(m) for m in LAZY_IMPORTS)
+    return ecod.ECOD, iforest.IForest
 
 
 def _secondary(meter_rows: pl.DataFrame, p: dict) -> pl.DataFrame:

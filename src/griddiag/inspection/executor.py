@@ -310,8 +310,12 @@ class ProcessExecutor(Executor):
     """Every batch in its own fresh child process, one at a time (see the module docstring).
 
     The children start from a ``forkserver``: a clean process that has imported griddiag
-    once, so a child is forked from it in milliseconds with the modules loaded and without
-    the driver's heap or threads. ``fn`` must be importable by name (a module-level function).
+    once, and what the profile's checks import only when they run (PyOD for the theft checks,
+    :meth:`griddiag.detectors.profile.Profile.lazy_imports`: about 3 s that every batch
+    process paid), so a child is forked from it in milliseconds with the modules loaded and
+    without the driver's heap or threads. The fork server is started once per driver process:
+    a later job in it keeps the first one's preloads. ``fn`` must be importable by name (a
+    module-level function).
     """
 
     name = "process"
@@ -326,7 +330,7 @@ class ProcessExecutor(Executor):
         if store_url is None:
             store_url = store_url_for_workers(store)
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(self.PRELOAD))
+        ctx.set_forkserver_preload([*self.PRELOAD, *params.profile.lazy_imports()])
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1,
                                  initializer=_exit_with_driver,
                                  initargs=(os.getpid(),)) as pool:
