@@ -67,11 +67,11 @@ def _random_frame(rng: np.random.Generator, shuffle: str) -> pl.DataFrame:
 @pytest.mark.parametrize("piece_rows", [1, 7, 1 << 20])
 @pytest.mark.parametrize("shuffle", ["none", "blocks", "rows"])
 def test_sorted_readings_equal_a_plain_sort(monkeypatch, shuffle, piece_rows):
-    from griddiag.detectors import grid as G
+    from griddiag import row_blocks as RB
 
     # "blocks" frames are concatenated parts, several chunks: compared a chunk at a time
     # (piece_rows=1), a few chunks at a time, or all at once
-    monkeypatch.setattr(G, "_PIECE_ROWS", piece_rows)
+    monkeypatch.setattr(RB, "PIECE_ROWS", piece_rows)
     rng = np.random.default_rng({"none": 1, "blocks": 2, "rows": 3}[shuffle])
     for _ in range(30):
         _check_sorted(_random_frame(rng, shuffle))
@@ -120,10 +120,37 @@ def test_checks_take_sorted_readings_as_they_take_a_frame():
     assert not sr.memo
 
 
+@pytest.mark.parametrize("shuffle", ["none", "blocks", "rows"])
+def test_sort_by_blocks_equals_a_stable_sort_or_declines(shuffle):
+    """The store's block sort: the frame sorted by ``asset_id, metric, ts`` (ties in the
+    frame's order), or ``None`` where moving whole blocks cannot sort it (rows shuffled;
+    equal times across two blocks of a series); a frame already in order itself."""
+    from griddiag.row_blocks import sort_by_blocks
+
+    rng = np.random.default_rng({"none": 9, "blocks": 10, "rows": 11}[shuffle])
+    moved = 0
+    for _ in range(40):
+        df = _random_frame(rng, shuffle)
+        got = sort_by_blocks(df)
+        if got is None:
+            assert shuffle != "none"
+            continue
+        want = df.sort("asset_id", "metric", "ts", maintain_order=True)
+        assert got.equals(want)
+        moved += got is not df
+        if df.equals(want):
+            assert got is df
+        sorted_ = df.sort("asset_id", "metric", "ts", maintain_order=True)
+        assert sort_by_blocks(sorted_) is sorted_
+    if shuffle != "rows":  # (equal times are common here: many "blocks" frames decline)
+        assert moved > 0
+    assert sort_by_blocks(_frame([])).height == 0
+
+
 def test_chunk_reads_equal_the_concatenated_column():
     """The block order reads the times as chunks: steps back (also across a chunk edge) and
     gathers of rows equal those of the concatenated column, empty chunks included."""
-    from griddiag.detectors import grid as G
+    from griddiag import row_blocks as RB
 
     rng = np.random.default_rng(11)
     for _ in range(50):
@@ -131,17 +158,17 @@ def test_chunk_reads_equal_the_concatenated_column():
                  for _ in range(int(rng.integers(1, 6)))]
         whole = np.concatenate(parts)
         want = np.flatnonzero(whole[1:] < whole[:-1]) + 1
-        np.testing.assert_array_equal(G._steps_back(parts), want)
+        np.testing.assert_array_equal(RB.steps_back(parts), want)
         rows = rng.integers(0, max(whole.size, 1), int(rng.integers(0, 10))) if whole.size \
             else np.zeros(0, dtype=np.int64)
-        np.testing.assert_array_equal(G._take(parts, rows), whole[rows])
+        np.testing.assert_array_equal(RB.take(parts, rows), whole[rows])
 
 
 @pytest.mark.parametrize("piece_rows", [1, 3, 1 << 20])
 def test_block_starts_across_chunks_with_nulls(monkeypatch, piece_rows):
-    from griddiag.detectors import grid as G
+    from griddiag import row_blocks as RB
 
-    monkeypatch.setattr(G, "_PIECE_ROWS", piece_rows)
+    monkeypatch.setattr(RB, "PIECE_ROWS", piece_rows)
     rng = np.random.default_rng(piece_rows)
     for _ in range(40):
         n = int(rng.integers(1, 40))
@@ -153,8 +180,8 @@ def test_block_starts_across_chunks_with_nulls(monkeypatch, piece_rows):
                            for x, y in zip(bounds[:-1], bounds[1:])], rechunk=False)
         metric = pl.Series(m, dtype=pl.String)  # one chunk: cut unlike asset_id
         expected = [i for i in range(n) if i == 0 or (a[i], m[i]) != (a[i - 1], m[i - 1])]
-        assert G._block_starts(asset, metric).tolist() == expected
-    assert G._block_starts(pl.Series([], dtype=pl.String),
+        assert RB.block_starts(asset, metric).tolist() == expected
+    assert RB.block_starts(pl.Series([], dtype=pl.String),
                            pl.Series([], dtype=pl.String)).tolist() == []
 
 
@@ -337,18 +364,18 @@ def test_sorted_arrays_go_with_their_frame():
 
 @pytest.mark.parametrize("copy_max", [0, 100_000])
 def test_gather_blocks_equals_the_index_gather(monkeypatch, copy_max):
-    from griddiag.detectors import grid as G
+    from griddiag import row_blocks as RB
 
-    monkeypatch.setattr(G, "_COPY_BLOCKS_MAX", copy_max)  # 0: always the index gather
+    monkeypatch.setattr(RB, "COPY_BLOCKS_MAX", copy_max)  # 0: always the index gather
     rng = np.random.default_rng(copy_max)
     a = rng.normal(size=500)
     length = rng.integers(0, 20, size=30)
     start = rng.integers(0, 500 - 20, size=30)
-    np.testing.assert_array_equal(G._gather_blocks(a, start, length),
-                                  a[G.block_rows(start, length)])
-    assert G._gather_blocks(a, start[:0], length[:0]).shape == (0,)
+    np.testing.assert_array_equal(RB.gather_blocks(a, start, length),
+                                  a[RB.block_rows(start, length)])
+    assert RB.gather_blocks(a, start[:0], length[:0]).shape == (0,)
     # the same from the chunks of `a` (empty ones too), blocks running across them
     cut = [0, 0, 7, 130, 131, 131, 400, 500]
     parts = [a[x:y] for x, y in zip(cut[:-1], cut[1:])]
-    np.testing.assert_array_equal(G._gather_blocks(parts, start, length),
-                                  a[G.block_rows(start, length)])
+    np.testing.assert_array_equal(RB.gather_blocks(parts, start, length),
+                                  a[RB.block_rows(start, length)])

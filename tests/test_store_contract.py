@@ -183,3 +183,20 @@ def test_init_twice_keeps_data(store):
     store.init()
     store.init()
     assert store.read().equals(sorted_frame(df))
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_each_batch_comes_sorted(store, interleaved):
+    """A batch is sorted by ``asset_id, metric, ts`` as read: the Parquet store moves the
+    blocks its files give (a series in a year's file, in a later write's) into order, and
+    sorts the rows when a series' writes interleave in time."""
+    assets = [f"m{i:02d}" for i in range(7)]
+    df = make_readings(assets, ["energy_kwh", "voltage_v_a"], 40)  # across a year's end
+    first = df.filter(pl.col("ts").dt.hour() % 2 == 0) if interleaved \
+        else df.filter(pl.col("ts") < T0 + timedelta(hours=5))
+    store.write(first.sample(fraction=1.0, shuffle=True, seed=1))
+    store.write(df.join(first, on=KEY, how="anti").sample(fraction=1.0, shuffle=True, seed=2))
+    batches = list(store.read_batches(batch_assets=3))
+    for b in batches:
+        assert b.equals(sorted_frame(b))
+    assert sorted_frame(pl.concat(batches)).equals(sorted_frame(df))  # batches: by bucket

@@ -357,7 +357,7 @@ def bridge_missing(flags: np.ndarray, valid: np.ndarray, grid: Grid,
     ok = (gap <= max_slots) & (grid.series[b] == ser) & flags[a] & flags[b]
     if not ok.any():
         return flags
-    from griddiag.detectors.grid import block_rows
+    from griddiag.row_blocks import block_rows
 
     out = flags.copy()
     out[block_rows(a[ok] + 1, gap[ok])] = True

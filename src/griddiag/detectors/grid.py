@@ -28,7 +28,6 @@ concatenated, ``offsets`` where each starts, plus the start time of every slot.
 
 from __future__ import annotations
 
-import bisect
 import threading
 import weakref
 from collections.abc import Callable, Hashable
@@ -44,13 +43,21 @@ import polars as pl
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._launch import thread_map
 from griddiag.kernels._validate import offsets_from_lengths
+from griddiag.row_blocks import (
+    block_keys,
+    block_order,
+    block_rows,
+    block_starts,
+    chunk_arrays,
+    contiguous,
+    gather_blocks,
+)
 from griddiag.schema import normalize_readings
 
 __all__ = [
     "Calendar",
     "Grid",
     "SortedReadings",
-    "block_rows",
     "build_calendar",
     "daily_totals",
     "sorted_readings",
@@ -134,67 +141,6 @@ class Grid:
                     self.ts_us[keep], cal)
 
 
-#: :func:`_block_starts` compares neighbouring rows a piece of the columns at a time: whole
-#: chunks, at least this many rows per piece
-_PIECE_ROWS = 1 << 20
-
-
-def _block_starts(asset_id: pl.Series, metric: pl.Series) -> np.ndarray:
-    """First row (int64) of each run of rows with one (asset, metric): row 0 and every row
-    whose pair differs from the row before it (nulls compare equal to nulls).
-
-    Rows are compared with the row before as two zero-copy slices of a piece of whole chunks
-    (a concatenated batch has one chunk per part; slices that cut chunks differently would be
-    copied whole to line them up, 0.9 GB per string column of 55 M readings), and only the
-    positions that differ are taken; the first row of each piece is compared on its own."""
-    n = asset_id.len()
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = _piece_ends(asset_id.chunk_lengths(), _PIECE_ROWS)
-
-    def starts_in(piece: tuple[int, int]) -> np.ndarray:
-        lo, hi = piece
-        found = []
-        if lo == 0:
-            found.append(np.zeros(1, dtype=np.int64))
-        elif asset_id[lo] != asset_id[lo - 1] or metric[lo] != metric[lo - 1]:
-            found.append(np.array([lo], dtype=np.int64))
-        a, m, k = asset_id.slice(lo, hi - lo), metric.slice(lo, hi - lo), hi - lo
-        changed = (a.slice(1).ne_missing(a.slice(0, k - 1))
-                   | m.slice(1).ne_missing(m.slice(0, k - 1)))
-        found.append(changed.arg_true().to_numpy().astype(np.int64) + (lo + 1))
-        return np.concatenate(found)
-
-    # the pieces on the kernel threads (polars compares without the GIL): 0.8 -> 0.5 s on
-    # 55 M readings and 2 cores
-    return np.concatenate(thread_map(starts_in, list(zip([0, *ends[:-1]], ends)), n))
-
-
-def _piece_ends(chunk_lengths: list[int], min_rows: int) -> list[int]:
-    """Ends of consecutive pieces of whole chunks, each of at least ``min_rows`` rows but the
-    last."""
-    ends, last = [], 0
-    for end in np.cumsum(chunk_lengths).tolist():
-        if end - last >= min_rows:
-            ends.append(end)
-            last = end
-    total = int(sum(chunk_lengths))
-    if total > last:
-        ends.append(total)
-    return ends
-
-
-def _chunk_arrays(column: pl.Series) -> list[np.ndarray]:
-    """``column`` as NumPy arrays, one per chunk (views of polars' memory where it allows), so
-    :func:`_gather_blocks` copies each row once, into its sorted place, instead of into a
-    concatenated column first (``to_numpy`` of a column of several chunks)."""
-    return [c.to_numpy() for c in column.get_chunks()] or [column.to_numpy()]
-
-
-def _contiguous(parts: list[np.ndarray]) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 @dataclass(frozen=True)
 class SortedReadings:
     """A readings frame as arrays sorted by (asset, metric, time), for repeated selections.
@@ -247,23 +193,22 @@ class SortedReadings:
         # found by comparing neighbouring rows once). Only the blocks' strings are coded; when
         # the blocks are in order nothing moves (the arrays are views of the frame's columns),
         # when they are not whole blocks are copied in order, and rows are sorted only when
-        # some series is out of time order within its blocks.
+        # some series is out of time order within its blocks (griddiag.row_blocks). The rows
+        # are compared on the kernel threads (polars compares without the GIL): 0.8 -> 0.5 s
+        # on 55 M readings and 2 cores.
         n = readings.height
-        start = _block_starts(readings["asset_id"], readings["metric"])
+        start = block_starts(readings["asset_id"], readings["metric"],
+                             lambda fn, pieces: thread_map(fn, pieces, n))
         length = np.diff(np.append(start, n))
-        block_ids = readings["asset_id"].gather(start)
-        block_metrics = readings["metric"].gather(start)
-        ids = block_ids.unique().sort()
-        metrics = block_metrics.unique().sort()
+        ids, metrics, key = block_keys(readings["asset_id"].gather(start),
+                                       readings["metric"].gather(start))
         n_m = max(metrics.len(), 1)
-        key = (block_ids.cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy() * n_m
-               + block_metrics.cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy())
         # both columns as chunks (views): made whole only where the rows stay or are sorted
-        t = _chunk_arrays(readings["ts"].dt.epoch("us"))
-        v = _chunk_arrays(readings["value"].cast(pl.Float64))
-        order = _block_order(t, start, length, key)
+        t = chunk_arrays(readings["ts"].dt.epoch("us"))
+        v = chunk_arrays(readings["value"].cast(pl.Float64))
+        order = block_order(t, start, length, key)
         if order is None:  # some series out of time order: sort the rows
-            t, v = _contiguous(t), _contiguous(v)
+            t, v = contiguous(t), contiguous(v)
             k = np.repeat(key, length)
             rows = pl.DataFrame({"k": k, "t": t}).select(
                 pl.arg_sort_by("k", "t", maintain_order=True))["k"].to_numpy()
@@ -274,9 +219,9 @@ class SortedReadings:
         elif (np.diff(order) != 1).any():  # whole blocks out of order: copied in order
             start, length, key = start[order], length[order], key[order]
             # the two columns at once on the kernel threads (NumPy copies without the GIL)
-            t, v = thread_map(lambda a: _gather_blocks(a, start, length), [t, v], n)
+            t, v = thread_map(lambda a: gather_blocks(a, start, length), [t, v], n)
         else:
-            t, v = _contiguous(t), _contiguous(v)
+            t, v = contiguous(t), contiguous(v)
         # consecutive blocks of one series are one series
         new = np.flatnonzero(np.diff(key, prepend=-1))
         off = offsets_from_lengths(np.add.reduceat(length, new) if new.size else new)
@@ -305,8 +250,8 @@ class SortedReadings:
         first, n = self.row_offsets[s], self.row_offsets[s + 1] - self.row_offsets[s]
         off = offsets_from_lengths(n)
         return SortedReadings(self.ids, self.metrics, self.series_asset[s],
-                              self.series_metric[s], off, _gather_blocks(self.t, first, n),
-                              _gather_blocks(self.value, first, n))
+                              self.series_metric[s], off, gather_blocks(self.t, first, n),
+                              gather_blocks(self.value, first, n))
 
     def between(self, lo_us: int | None, hi_us: int | None) -> SortedReadings:
         """The readings with ``lo_us <= t < hi_us`` (microseconds; ``None``: unbounded).
@@ -328,7 +273,7 @@ class SortedReadings:
         first, length = first[keep], end[keep] - first[keep]
         assets = np.unique(self.series_asset[keep])  # sorted: codes stay ranks
         metrics = np.unique(self.series_metric[keep])
-        t, v = thread_map(lambda a: _gather_blocks(a, first, length), [self.t, self.value],
+        t, v = thread_map(lambda a: gather_blocks(a, first, length), [self.t, self.value],
                           int(length.sum()))
         return SortedReadings(self.ids.gather(assets), self.metrics.gather(metrics),
                               np.searchsorted(assets, self.series_asset[keep]),
@@ -352,84 +297,6 @@ class SortedReadings:
             "value": self.value[rows],
         }, schema={"asset_id": pl.String, "t": pl.Int64, "metric": pl.String,
                    "value": pl.Float64})
-
-
-#: Up to this many blocks, :func:`_gather_blocks` copies block by block (a memcpy each);
-#: beyond, one index gather (a Python loop over a million one-row blocks would be slower).
-_COPY_BLOCKS_MAX = 100_000
-
-
-def _gather_blocks(a: np.ndarray | list[np.ndarray], start: np.ndarray, length: np.ndarray
-                   ) -> np.ndarray:
-    """``a[block_rows(start, length)]`` without the index array, where ``a`` is one array or
-    the chunks of one (:func:`_chunk_arrays`, read as if concatenated): measured on the 2,564
-    blocks of 55 M readings, 0.28 s against 0.67 s (2.3 s when its pages are new) for the
-    two columns, and 440 MB of row indices never built."""
-    parts = [a] if isinstance(a, np.ndarray) else a
-    if start.size > _COPY_BLOCKS_MAX:
-        return _contiguous(parts)[block_rows(start, length)]
-    bounds = offsets_from_lengths([p.shape[0] for p in parts]).tolist()
-    out = np.empty(int(length.sum()), dtype=np.result_type(*{p.dtype for p in parts}))
-    pos = 0
-    for first, n in zip(start.tolist(), length.tolist()):
-        c = bisect.bisect_right(bounds, first) - 1  # the part holding row `first`
-        while n:  # a block may run on into the next parts
-            lo = first - bounds[c]
-            take = min(n, parts[c].shape[0] - lo)
-            out[pos:pos + take] = parts[c][lo:lo + take]
-            pos, first, n, c = pos + take, first + take, n - take, c + 1
-    return out
-
-
-def block_rows(start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Row indices of the blocks ``[start[i], start[i] + length[i])``, block after block."""
-    first = np.repeat(start - (np.cumsum(length) - length), length)
-    return first + np.arange(int(length.sum()), dtype=np.int64)
-
-
-def _block_order(t: list[np.ndarray], start: np.ndarray, length: np.ndarray,
-                 key: np.ndarray) -> np.ndarray | None:
-    """Order of the blocks that sorts the rows by (``key``, ``t``), or ``None`` when moving
-    whole blocks cannot: time goes back inside a block, or two blocks of one series overlap
-    in time (equal times in two blocks would need the rows' original order: left to the row
-    sort, which keeps it). ``t``: the times' chunks (:func:`_chunk_arrays`), read as if
-    concatenated, so that blocks moved in order are copied once, from the chunks
-    (:func:`_gather_blocks`), with no whole copy of the column first (0.44 GB of new memory
-    on 55 M readings)."""
-    if not np.isin(_steps_back(t), start).all():
-        return None
-    order = np.lexsort((_take(t, start), key))
-    k, a, z = key[order], start[order], start[order] + length[order]
-    same = k[1:] == k[:-1]
-    if (_take(t, z[:-1][same] - 1) >= _take(t, a[1:][same])).any():
-        return None
-    return order
-
-
-def _steps_back(parts: list[np.ndarray]) -> np.ndarray:
-    """Rows ``i`` of ``concatenate(parts)`` whose value is below row ``i - 1``'s."""
-    found, base, last = [np.zeros(0, dtype=np.int64)], 0, None
-    for p in parts:
-        if p.shape[0]:
-            if last is not None and p[0] < last:
-                found.append(np.array([base], dtype=np.int64))
-            found.append(np.flatnonzero(p[1:] < p[:-1]) + (base + 1))
-            last = p[-1]
-        base += p.shape[0]
-    return np.concatenate(found)
-
-
-def _take(parts: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """``concatenate(parts)[rows]`` without the concatenation."""
-    if len(parts) == 1:
-        return parts[0][rows]
-    bounds = offsets_from_lengths([p.shape[0] for p in parts])
-    part = np.searchsorted(bounds, rows, side="right") - 1
-    out = np.empty(rows.shape[0], dtype=parts[0].dtype)
-    for c in np.unique(part).tolist():
-        mine = part == c
-        out[mine] = parts[c][rows[mine] - bounds[c]]
-    return out
 
 
 _SORTED: list[tuple[weakref.ref, SortedReadings]] = []

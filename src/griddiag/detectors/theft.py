@@ -61,7 +61,7 @@ from griddiag.detectors.electrical import (
     number,
     resolve_params,
 )
-from griddiag.detectors.grid import block_rows, sorted_readings
+from griddiag.detectors.grid import sorted_readings
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import change_index, flags_to_events, level_shift, rolling_median
 from griddiag.kernels._validate import offsets_from_lengths
@@ -73,6 +73,7 @@ from griddiag.kernels.balance import (
     matched_sums,
     series_step,
 )
+from griddiag.row_blocks import block_rows
 
 __all__ = ["DEFAULTS", "DETECTORS", "area_balance", "detect_energy_balance",
            "detect_theft_risk"]
