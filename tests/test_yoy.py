@@ -252,3 +252,34 @@ def test_store_path_matches_frame_path(store, handmade):
     assert got.sort("asset_id").select(cols).equals(out.select(cols))
     np.testing.assert_allclose(got.sort("asset_id")["energy_kwh"].to_numpy(),
                                out["energy_kwh"].to_numpy(), rtol=1e-9)
+
+
+def test_hours_do_not_depend_on_the_rows_order():
+    """The readings' hours (the step every comparison starts from) are those of the sorted
+    frame whatever its order: rows shuffled, a year's block of each series after the next
+    year's, metrics out of order within an asset, duplicate times; a sorted frame is read in
+    place (no copy)."""
+    from griddiag.schema import normalize_readings
+    from griddiag.yoy.summary import _series_order, hours_of_readings, hours_to_frame
+
+    r = pl.read_parquet(Path(__file__).resolve().parents[1] / "data_samples"
+                        / "readings.parquet")
+    r = normalize_readings(r.filter(
+        pl.col("asset_id").is_in(["M000001", "M000002", "TX0001"])
+        & (pl.col("ts").dt.month() == 1)))
+    tidy = r.sort("asset_id", "metric", "ts")
+    want = hours_to_frame(hours_of_readings(tidy))
+    assert want.height > 0 and want["metric"].n_unique() > 1
+    by_year = [r.filter(pl.col("ts").dt.year() == y)
+               for y in r["ts"].dt.year().unique().sort().to_list()]
+    for frame in [r.sample(fraction=1.0, shuffle=True, seed=3),
+                  pl.concat(by_year[::-1]),
+                  tidy.sort("asset_id", "metric", "ts", descending=[False, True, False]),
+                  pl.concat([tidy, tidy.head(50)])]:
+        got = hours_to_frame(hours_of_readings(frame))
+        if frame.height > tidy.height:  # the repeated rows count twice in their hours
+            assert got.select("asset_id", "metric", "hour").equals(
+                want.select("asset_id", "metric", "hour"))
+        else:
+            assert got.equals(want)
+    assert _series_order(tidy, "ts")[0] is tidy

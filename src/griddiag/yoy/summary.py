@@ -124,60 +124,28 @@ def _empty_hours() -> Hours:
                  np.empty(0, np.int64), e, np.empty(0, np.int64), e, e)
 
 
-#: Runs at least this long are found by binary search (one polars call per run, ~0.2 ms),
-#: shorter ones by comparing neighbours (one pass, ~20 ns a row).
-_GALLOP_MIN_RUN = 20_000
-
-
-def _runs(s: pl.Series) -> np.ndarray | None:
-    """Start rows of the runs of equal values of a sorted series, or None if unsorted.
-
-    A year of 15-minute readings is a run of 35,000 rows per asset: binary search finds its
-    end with a few comparisons instead of 35,000. Daily data has short runs, where one
-    vectorised pass over neighbours is cheaper than a call per run."""
-    if not s.is_sorted():
-        return None
-    starts, i, n = [], 0, s.len()
-    while i < n:
-        starts.append(i)
-        j = int(s.search_sorted(s[i], side="right"))
-        if j - i < _GALLOP_MIN_RUN and j < n:
-            rest = s.slice(j)
-            change = (rest != rest.shift(1)).fill_null(True).to_numpy()
-            starts.extend((np.flatnonzero(change) + j).tolist())
-            break
-        i = j
-    return np.asarray(starts, dtype=np.int64)
-
-
 def _series_order(frame: pl.DataFrame, time_col: str
                   ) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     """``frame`` sorted by ``asset_id, metric, time_col`` (sorted already, from a store or an
     export, it is not touched), the int64 times and the start row of each series (with the
-    end appended)."""
+    end appended).
+
+    Sorted or not is told by the frame's blocks (:mod:`griddiag.row_blocks`: runs of rows of
+    one series, found by comparing neighbouring rows once): one block per series, in order,
+    its times never going back. On a store's batch of 22 M readings: 0.3 s, against 1.5 s
+    for checking the ids' order, then the metrics' within each asset, with polars."""
+    from griddiag.row_blocks import block_keys, block_order, block_starts
+
     n = frame.height
     t = frame[time_col]
     ts = (t.to_physical() if t.dtype == TS_DTYPE else t.dt.epoch("us")).to_numpy()
-    a_starts = _runs(frame["asset_id"])
-    if a_starts is not None:
-        met = frame["metric"]
-        if met.min() == met.max():  # one metric (the usual batch): no change inside
-            change = np.empty(0, dtype=np.int64)
-        else:
-            change = np.flatnonzero(met.rle_id().diff().fill_null(0).to_numpy() != 0)
-        is_asset_start = np.zeros(n + 1, dtype=bool)
-        is_asset_start[a_starts] = True
-        inner = change[~is_asset_start[change]]
-        ok = True
-        if inner.size:  # within an asset, metrics must ascend
-            ok = bool((met.gather(inner) > met.gather(inner - 1)).all())
-        if ok:
-            starts = np.union1d(a_starts, change)
-            back = np.diff(ts) < 0
-            if starts.size > 1:
-                back[starts[1:] - 1] = False
-            if not back.any():
-                return frame, ts, np.append(starts, n).astype(np.int64)
+    id_col, metric_col = frame["asset_id"], frame["metric"]
+    if not (id_col.has_nulls() or metric_col.has_nulls()):
+        start = block_starts(id_col, metric_col)
+        _, _, key = block_keys(id_col.gather(start), metric_col.gather(start))
+        order = block_order([ts], start, np.diff(np.append(start, n)), key)
+        if order is not None and (np.diff(order) == 1).all():
+            return frame, ts, np.append(start, n).astype(np.int64)
     from griddiag.storage.base import group_codes, sort_order
 
     assets = frame["asset_id"].unique().sort()
