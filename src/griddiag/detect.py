@@ -187,7 +187,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     zones = _zones(batch, assets)
     window = _checks_window(prof, lo, hi)
     # the checks' readings: in one lane made once the detectors are done (their memory peak)
-    checked = batch.between(*window) if two_lanes else None
+    for_checks = batch.between(*window) if two_lanes else None
     found: list[pl.DataFrame] = []  # the detectors', then the checks' (as in one lane)
     # on a cold numba cache a second process compiles the kernels from the other end (it
     # counts this thread's kernel threads, so it is entered before the lanes split them)
@@ -200,9 +200,9 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
             else:
                 past_peak = threading.Event()
                 electrical = _CheckQueue(
-                    checked, assets, [e for e in prof.external if e.family == "electrical"],
-                    lo, hi)
-                beside = submit(_checks_beside, checked, assets, prof.external, lo, hi,
+                    for_checks, assets,
+                    [e for e in prof.external if e.family == "electrical"], lo, hi)
+                beside = submit(_checks_beside, for_checks, assets, prof.external, lo, hi,
                                 past_peak, electrical)
                 try:
                     _run_detectors(batch, zones, assets, prof, year, start, end, found,
@@ -214,7 +214,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
                 found += [checked[id(e)] for e in prof.external]  # in order, as in one lane
     finally:
         if two_lanes:  # the electrical grids, once both lanes are done (after an error too)
-            forget_shared(checked)
+            forget_shared(for_checks)
     found = [f for f in found if f.height]
     if not found:
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -246,10 +246,11 @@ def _checks_beside(readings: SortedReadings, assets: pl.DataFrame, checks: list,
     electrical checks of the queue the main lane also takes from when its detectors are
     done; the grids they share (about 0.5 GB on 1,000 meters) would otherwise add to the
     detectors' peak. Returns the findings of the checks it ran outside the queue, by ``id``
-    of the check."""
+    of the check. The grids stay until both lanes are done: unlike :func:`_run_external`,
+    nothing is let go after the theft checks, whose end may fall between two of the other
+    lane's electrical checks that share a grid."""
     others = [e for e in checks if e.family != "electrical"]
-    found = dict(zip(map(id, others), _run_external(readings, assets, others, lo, hi),
-                     strict=True))
+    found = {id(e): _run_check(readings, assets, e, lo, hi) for e in others}
     past_peak.wait()
     electrical.work()
     return found
