@@ -413,14 +413,20 @@ def _unpack_arrays(blobs: Sequence[bytes], elem: str) -> tuple[np.ndarray, np.nd
     if not blobs:
         return np.empty(0, out_dtype), np.empty(0, np.int64)
     lens = np.fromiter(map(len, blobs), np.int64, len(blobs))
-    if lens[0] > _ARRAY_HEADER and (lens == lens[0]).all():
-        # The usual case, one length: check flags (no NULLs) and dimension on the view.
-        n = int(lens[0] - _ARRAY_HEADER) // 12
-        rec = np.frombuffer(b"".join(blobs), np.dtype(
-            [("head", ">i4", 5), ("elems", [("len", ">i4"), ("v", elem)], (n,))]))
-        if (rec["head"][:, 1] == 0).all() and (rec["head"][:, 3] == n).all():
-            return (rec["elems"]["v"].astype(out_dtype).reshape(-1),
-                    np.full(lens.size, n, np.int64))
+    if (lens >= _ARRAY_HEADER).all():
+        # The usual case, rows of one length or several (a day of 15-minute readings, of
+        # hourly ones, a daily register): no NULL element (flags 0) and every element 8
+        # bytes, so the rows' elements, headers cut off, are one run of (int4 length, value)
+        # records. On 381,880 rows of 22 M readings: about 0.5 s, against 1.5 s reading each
+        # row's dimension in Python and joining the rows of each length (slicing the bytes
+        # costs less than a memoryview per row: 0.36 against 1.1 s).
+        head = np.frombuffer(b"".join([b[:_ARRAY_HEADER] for b in blobs]), ">i4")
+        head = head.reshape(-1, 5)
+        dims = head[:, 3].astype(np.int64)
+        if (head[:, 1] == 0).all() and (lens == _ARRAY_HEADER + 12 * dims).all():
+            body = b"".join([b[_ARRAY_HEADER:] for b in blobs])
+            rec = np.frombuffer(body, np.dtype([("len", ">i4"), ("v", elem)]))
+            return rec["v"].astype(out_dtype), dims
     dims = np.fromiter((int.from_bytes(b[12:16], "big") if len(b) >= _ARRAY_HEADER else 0
                         for b in blobs), np.int64, len(blobs))
     flat = np.empty(int(dims.sum()), out_dtype)

@@ -1,0 +1,78 @@
+"""Decoding PostgreSQL's binary arrays (``array_send``) into NumPy, as the TimescaleDB store
+reads its day rows: every shape of row against a plain per-element reference; and the server's
+own bytes, when a TimescaleDB server is named."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from griddiag.storage.timescale import _unpack_arrays
+
+FLOAT8, INT8 = 701, 20
+
+
+def _send(values: list[float | int | None], elem: str) -> bytes:
+    """``array_send`` of a 1-D array (an empty one has no dimension, as PostgreSQL sends)."""
+    oid, fmt = (FLOAT8, ">d") if elem == ">f8" else (INT8, ">q")
+    if not values:
+        return struct.pack(">iii", 0, 0, oid)
+    out = [struct.pack(">iiiii", 1, int(any(v is None for v in values)), oid, len(values), 1)]
+    for v in values:
+        out.append(struct.pack(">i", -1) if v is None else struct.pack(">i", 8)
+                   + struct.pack(fmt, v))
+    return b"".join(out)
+
+
+def _reference(rows: list[list], elem: str) -> tuple[np.ndarray, np.ndarray]:
+    dtype = np.float64 if elem == ">f8" else np.int64
+    flat = [np.nan if v is None else v for r in rows for v in r]
+    return np.array(flat, dtype=dtype), np.array([len(r) for r in rows], dtype=np.int64)
+
+
+@pytest.mark.parametrize("shape", ["one length", "several lengths", "nulls and empties"])
+@pytest.mark.parametrize("elem", [">f8", ">i8"])
+def test_unpack_arrays_matches_a_per_element_reference(shape, elem):
+    rng = np.random.default_rng(len(shape))
+    lengths = {"one length": [96], "several lengths": [96, 24, 1, 48],
+               "nulls and empties": [96, 24, 1, 0]}[shape]
+    rows = []
+    for _ in range(200):
+        n = int(rng.choice(lengths))
+        if elem == ">f8":
+            r = [float(x) for x in rng.normal(size=n) * 10.0 ** rng.integers(-6, 7, n)]
+            r = [float("nan") if rng.random() < 0.05 else x for x in r]  # NaN is a value
+        else:
+            r = [int(x) for x in rng.integers(-2**62, 2**62, n)]
+        if shape == "nulls and empties" and elem == ">f8":
+            r = [None if rng.random() < 0.1 else x for x in r]
+        rows.append(r)
+    flat, dims = _unpack_arrays([_send(r, elem) for r in rows], elem)
+    want_flat, want_dims = _reference(rows, elem)
+    np.testing.assert_array_equal(dims, want_dims)
+    np.testing.assert_array_equal(flat, want_flat)  # NaN where NaN or NULL
+    assert flat.dtype == want_flat.dtype
+
+
+@pytest.mark.timescale
+def test_unpack_arrays_reads_the_servers_bytes():
+    dsn = os.environ.get("GRIDDIAG_TEST_DSN")
+    if not dsn:
+        pytest.skip("GRIDDIAG_TEST_DSN is not set (run `make db` and export the DSN it prints)")
+    import psycopg
+
+    rows = [[1.5, -2.25, 3e-7], [4.0], [None, 5.5], [], [6.0, 7.0, 8.0]]
+    with psycopg.connect(dsn) as conn:
+        blobs = [conn.execute("SELECT array_send(%s::float8[])", (r,), binary=True
+                              ).fetchone()[0] for r in rows]
+    assert blobs[0] == _send(rows[0], ">f8")  # the synthetic rows above are the server's
+    flat, dims = _unpack_arrays(blobs, ">f8")
+    want_flat, want_dims = _reference(rows, ">f8")
+    np.testing.assert_array_equal(dims, want_dims)
+    np.testing.assert_array_equal(flat, want_flat)
+    clean = [b for b, r in zip(blobs, rows, strict=True) if r and None not in r]
+    np.testing.assert_array_equal(_unpack_arrays(clean, ">f8")[0],
+                                  [1.5, -2.25, 3e-7, 4.0, 6.0, 7.0, 8.0])
