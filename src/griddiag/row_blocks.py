@@ -184,8 +184,8 @@ def take(parts: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
 def block_keys(block_ids: pl.Series, block_metrics: pl.Series
                ) -> tuple[pl.Series, pl.Series, np.ndarray]:
     """``(ids, metrics, key)`` of blocks given by their asset ids and metrics: the sorted
-    distinct ids and metrics, and per block ``id rank * len(metrics) + metric rank``, so
-    ordering by the key orders by (asset_id, metric). Only the blocks' strings are coded."""
+    distinct ids and metrics, and per block ``id rank * max(len(metrics), 1) + metric rank``,
+    so ordering by the key orders by (asset_id, metric). Only the blocks' strings are coded."""
     ids = block_ids.unique().sort()
     metrics = block_metrics.unique().sort()
     n_m = max(metrics.len(), 1)

@@ -132,7 +132,7 @@ def _series_order(frame: pl.DataFrame, time_col: str
 
     Sorted or not is told by the frame's blocks (:mod:`griddiag.row_blocks`: runs of rows of
     one series, found by comparing neighbouring rows once): one block per series, in order,
-    its times never going back. On a store's batch of 22 M readings: 0.3 s, against 1.5 s
+    its times never going back. On a store's batch of 22 M readings: 0.17 s, against 1.5 s
     for checking the ids' order, then the metrics' within each asset, with polars."""
     from griddiag.row_blocks import block_keys, block_order, block_starts
 
