@@ -6,23 +6,29 @@ and file. Found by comparing neighbouring rows once, the blocks sort such a fram
 whole blocks, not rows, and code only the blocks' strings: the detectors' sorted arrays
 (:meth:`griddiag.detectors.grid.SortedReadings.of`) and the Parquet store's reads
 (:func:`sort_by_blocks`) both do. NumPy and polars only (no numba): the storage layer uses it.
+The blocks' (asset, metric) codes are the store's (:func:`griddiag.storage.base.group_codes`).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from griddiag.storage.base import group_codes
+
 __all__ = [
+    "Blocks",
     "block_keys",
     "block_order",
     "block_rows",
     "block_starts",
     "chunk_arrays",
     "contiguous",
+    "find_blocks",
     "gather_blocks",
     "sort_by_blocks",
     "steps_back",
@@ -188,10 +194,37 @@ def block_keys(block_ids: pl.Series, block_metrics: pl.Series
     so ordering by the key orders by (asset_id, metric). Only the blocks' strings are coded."""
     ids = block_ids.unique().sort()
     metrics = block_metrics.unique().sort()
-    n_m = max(metrics.len(), 1)
-    key = (block_ids.cast(pl.Enum(ids)).to_physical().cast(pl.Int64).to_numpy() * n_m
-           + block_metrics.cast(pl.Enum(metrics)).to_physical().cast(pl.Int64).to_numpy())
-    return ids, metrics, key
+    blocks = pl.DataFrame({"asset_id": block_ids, "metric": block_metrics})
+    return ids, metrics, group_codes(blocks, ids, metrics)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A frame's blocks (:func:`find_blocks`)."""
+
+    start: np.ndarray  # first row of each block
+    length: np.ndarray  # its rows
+    ids: pl.Series  # sorted distinct asset ids (block_keys)
+    metrics: pl.Series  # sorted distinct metrics
+    key: np.ndarray  # per block: its (asset_id, metric) code
+    order: np.ndarray | None  # the blocks' order that sorts the rows; None: none does
+
+    @property
+    def in_order(self) -> bool:
+        """Whether the rows are sorted as they are (the blocks in order, none to move)."""
+        return self.order is not None and bool((np.diff(self.order) == 1).all())
+
+
+def find_blocks(asset_id: pl.Series, metric: pl.Series, t: list[np.ndarray],
+                map_pieces: Callable[[Callable, list], list] | None = None) -> Blocks:
+    """The blocks of a frame's ``asset_id`` and ``metric`` columns, their codes and the order
+    that sorts the rows by (asset_id, metric, ``t``) moving whole blocks
+    (:func:`block_starts`, :func:`block_keys`, :func:`block_order`); ``t``: the times as
+    chunks (:func:`chunk_arrays`)."""
+    start = block_starts(asset_id, metric, map_pieces)
+    length = np.diff(np.append(start, asset_id.len()))
+    ids, metrics, key = block_keys(asset_id.gather(start), metric.gather(start))
+    return Blocks(start, length, ids, metrics, key, block_order(t, start, length, key))
 
 
 def sort_by_blocks(frame: pl.DataFrame) -> pl.DataFrame | None:
@@ -207,14 +240,12 @@ def sort_by_blocks(frame: pl.DataFrame) -> pl.DataFrame | None:
         return frame
     if frame["asset_id"].has_nulls() or frame["metric"].has_nulls():
         return None
-    start = block_starts(frame["asset_id"], frame["metric"])
-    length = np.diff(np.append(start, frame.height))
-    _, _, key = block_keys(frame["asset_id"].gather(start), frame["metric"].gather(start))
-    order = block_order(chunk_arrays(frame["ts"].dt.epoch("us")), start, length, key)
-    if order is None:
+    b = find_blocks(frame["asset_id"], frame["metric"],
+                    chunk_arrays(frame["ts"].dt.epoch("us")))
+    if b.order is None:
         return None
-    if (np.diff(order) == 1).all():
+    if b.in_order:
         return frame
-    return pl.concat([frame.slice(a, n) for a, n in zip(start[order].tolist(),
-                                                        length[order].tolist())],
+    return pl.concat([frame.slice(a, n) for a, n in zip(b.start[b.order].tolist(),
+                                                        b.length[b.order].tolist())],
                      rechunk=True)

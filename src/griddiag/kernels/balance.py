@@ -94,8 +94,7 @@ def _areas(n_meters, step_us, inst_t_us, inst_offsets, inst_step_us, inst_power,
 def _meter_weights(starts, ends) -> np.ndarray:
     """Offsets-like cumulative rows of the meters, which weigh :func:`launch_series`' chunks
     (the meters' rows need not be contiguous)."""
-    w = offsets_from_lengths(ends - starts)
-    return w
+    return offsets_from_lengths(ends - starts)
 
 
 def _area_weights(starts, ends, members, member_offsets) -> np.ndarray:

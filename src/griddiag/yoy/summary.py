@@ -134,18 +134,16 @@ def _series_order(frame: pl.DataFrame, time_col: str
     one series, found by comparing neighbouring rows once): one block per series, in order,
     its times never going back. On a store's batch of 22 M readings: 0.17 s, against 1.5 s
     for checking the ids' order, then the metrics' within each asset, with polars."""
-    from griddiag.row_blocks import block_keys, block_order, block_starts
+    from griddiag.row_blocks import find_blocks
 
     n = frame.height
     t = frame[time_col]
     ts = (t.to_physical() if t.dtype == TS_DTYPE else t.dt.epoch("us")).to_numpy()
     id_col, metric_col = frame["asset_id"], frame["metric"]
     if not (id_col.has_nulls() or metric_col.has_nulls()):
-        start = block_starts(id_col, metric_col)
-        _, _, key = block_keys(id_col.gather(start), metric_col.gather(start))
-        order = block_order([ts], start, np.diff(np.append(start, n)), key)
-        if order is not None and (np.diff(order) == 1).all():
-            return frame, ts, np.append(start, n).astype(np.int64)
+        blocks = find_blocks(id_col, metric_col, [ts])
+        if blocks.in_order:
+            return frame, ts, np.append(blocks.start, n).astype(np.int64)
     from griddiag.storage.base import group_codes, sort_order
 
     assets = frame["asset_id"].unique().sort()
