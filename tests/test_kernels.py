@@ -92,8 +92,15 @@ def test_rolling_invalid_slots_get_nan():
 
 # -- runs -----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("on_threads", [False, True])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_runs_match_reference(seed):
+def test_runs_match_reference(monkeypatch, seed, on_threads):
+    if on_threads:  # chunks of series on two threads, as a batch of millions of values runs
+        from griddiag.kernels import _launch, runs
+
+        monkeypatch.setattr(runs, "MEMORY_BOUND_MIN_VALUES", 0)
+        monkeypatch.setattr(_launch, "PARALLEL_MIN_VALUES", 0)
+        monkeypatch.setattr(_launch, "_thread_count", lambda n: 2)
     values, offsets = batch(seed, quantized=True)
     np.testing.assert_array_equal(K.nan_runs(values, offsets), R.nan_runs(values, offsets))
     np.testing.assert_array_equal(K.zero_runs(values, offsets),

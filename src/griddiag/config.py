@@ -36,6 +36,7 @@ __all__ = [
     "JIT",
     "MAD_TO_SIGMA",
     "MEANAD_TO_SIGMA",
+    "MEMORY_BOUND_MIN_VALUES",
     "NUMBA_CACHE",
     "NUMBA_FASTMATH",
     "NUMBA_PARALLEL",
@@ -75,6 +76,15 @@ NUMBA_FASTMATH: bool = False
 #: Batches with fewer values run on the calling thread (waking worker threads costs more).
 #: ``NUMBA_PARALLEL`` and this apply to :func:`griddiag.kernels._launch.launch_series`.
 PARALLEL_MIN_VALUES: int = 20_000
+
+#: Batches with fewer values run the memory-bound kernels (O(1) work per value: the run
+#: lengths of :mod:`griddiag.kernels.runs`) on the calling thread, whatever
+#: ``PARALLEL_MIN_VALUES`` says. Measured here (2 cores, ``constant_runs`` on series of a year
+#: of 15-minute values, a warm idle thread pool): two threads take 2.4x the one-thread time
+#: at 0.1 M values, 1.5x at 0.35 M, 0.8x at 1 M, 0.6x at 3.5 M and 0.52x at 35 M. Dispatching
+#: the chunks costs about 0.4 ms, which a kernel at a few nanoseconds per value only repays
+#: from about a million values.
+MEMORY_BOUND_MIN_VALUES: int = 1_000_000
 
 #: Batches with fewer readings run the electrical and theft checks after the detectors, on
 #: the calling thread; larger ones run them on a second thread beside the detectors

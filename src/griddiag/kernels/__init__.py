@@ -8,7 +8,8 @@ arguments and calls a private numba kernel that trusts them (``rolling_mad`` ->
 register classification) run over chunks of series on threads (``launch_series`` in
 :mod:`._launch`, not numba's ``prange``, whose parallel regions cost seconds each to compile);
 most of those doing O(1) work per slot are memory-bound and run on one thread (the energy
-balance's, with integer divisions a reading, gain from threads and use them). Batches below
+balance's, with integer divisions a reading, gain from threads and use them; the run lengths
+of :mod:`.runs` use them from ``config.MEMORY_BOUND_MIN_VALUES`` values). Batches below
 ``config.PARALLEL_MIN_VALUES`` values run on the calling thread.
 
 One compiled version per helper: numba compiles a jitted function once per argument *type*,

@@ -15,7 +15,9 @@ or :func:`launch_series` (the series split into chunks run on threads), so the f
   kernel on a cold cache. Measured here with numba's compile events on the default profile
   (41 s cold then): the five parallel kernels' own compile took 8.4 s, the plain loops that
   replaced them take 2.6 s. ``prange`` also started numba's threading layer (0.1-0.2 s) at
-  every warm start.
+  every warm start. The run-length kernels (:mod:`griddiag.kernels.runs`), memory-bound,
+  run under it too, but on threads only from
+  :data:`~griddiag.config.MEMORY_BOUND_MIN_VALUES` values.
 - Waking worker threads costs microseconds on an idle machine but milliseconds on a busy one
   (measured here: 7 ms per call with 2 threads on a loaded 2-core box, against 0.1 ms on the
   calling thread alone), which would dominate the many small calls of tests, notebooks and
@@ -142,15 +144,17 @@ def _writable(a):
 
 def launch(kernel, *args):
     """``kernel(*args)`` on the calling thread, small read-only arrays copied (see the module
-    docstring): for kernels whose work is O(1) per value (memory-bound: a second thread gains
-    little) or does not split by series."""
+    docstring): for kernels whose work does not split by series, or is light per value
+    (memory-bound) and was measured no faster on threads at the sizes griddiag gives it."""
     return kernel(*(_writable(a) for a in args))
 
 
-def launch_series(kernel, offsets: np.ndarray, *args) -> None:
+def launch_series(kernel, offsets: np.ndarray, *args, min_values: int | None = None) -> None:
     """``kernel(first, end, *args)`` over the series ``0 .. len(offsets) - 2``: in one call
-    below :data:`~griddiag.config.PARALLEL_MIN_VALUES` values, else in chunks of whole series
-    (about equal values each) on a pool of threads.
+    below :data:`~griddiag.config.PARALLEL_MIN_VALUES` values (or below ``min_values``, where
+    that is larger: memory-bound kernels pass
+    :data:`~griddiag.config.MEMORY_BOUND_MIN_VALUES`), else in chunks of whole series (about
+    equal values each) on a pool of threads.
 
     ``offsets`` (int64, ``n_series + 1``) weighs the chunks; the kernel, which receives it (or
     an array like it) among ``args``, must write only the outputs of series ``first .. end -
@@ -163,7 +167,8 @@ def launch_series(kernel, offsets: np.ndarray, *args) -> None:
     n_series = int(offsets.shape[0]) - 1
     if n_series <= 0:
         return
-    threads = _thread_count(int(offsets[-1] - offsets[0]))
+    n_values = int(offsets[-1] - offsets[0])
+    threads = 1 if min_values is not None and n_values < min_values else _thread_count(n_values)
     if threads == 1 or n_series == 1:
         kernel(0, n_series, *args)
         return

@@ -13,9 +13,10 @@ A slot is valid when its value is finite; NaN and +-inf are both invalid (see
 
 These kernels do O(1) work per slot and are bound by memory, not arithmetic: each reads the
 values once and writes each output slot once, testing the slot in the same pass (no
-temporary mask array). They loop over the series on one thread (``launch``, not
-``launch_series``): threads would add a wake-up per call for little gain on a memory-bound
-loop.
+temporary mask array). They run over chunks of series on threads only from
+:data:`~griddiag.config.MEMORY_BOUND_MIN_VALUES` values (``launch_series(...,
+min_values=...)``): below that, waking the threads costs more than a second core's share of
+the memory traffic saves.
 
 The module also puts readings into their slots (:func:`place_on_grid`, for
 :func:`griddiag.detectors.grid.to_grid`): a whole batch's readings in one call, read where
@@ -28,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from griddiag.config import JIT
+from griddiag.config import JIT, MEMORY_BOUND_MIN_VALUES
 from griddiag.exceptions import ConfigError
-from griddiag.kernels._launch import launch
+from griddiag.kernels._launch import launch, launch_series
 from griddiag.kernels._order import cumulative_counts, first_at_least, sort_inplace
 from griddiag.kernels._validate import (
     as_batch,
@@ -80,9 +81,9 @@ def _mask_series(m, out):
 
 
 @njit(**JIT)
-def _mask_runs(mask, offsets, out):
+def _mask_runs(first, end, mask, offsets, out):
     """Length of the run of True containing each slot (0 at False slots)."""
-    for s in range(offsets.shape[0] - 1):
+    for s in range(first, end):
         _mask_series(mask[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
 
 
@@ -101,9 +102,9 @@ def _nan_series(x, out):
 
 
 @njit(**JIT)
-def _nan_runs(values, offsets, out):
+def _nan_runs(first, end, values, offsets, out):
     """Length of the run of invalid (NaN or +-inf) values containing each slot."""
-    for s in range(offsets.shape[0] - 1):
+    for s in range(first, end):
         _nan_series(values[offsets[s]:offsets[s + 1]], out[offsets[s]:offsets[s + 1]])
 
 
@@ -122,10 +123,10 @@ def _zero_series(x, tolerance, out):
 
 
 @njit(**JIT)
-def _zero_runs(values, offsets, tolerance, out):
+def _zero_runs(first, end, values, offsets, tolerance, out):
     """Length of the run of valid ``|x| <= tolerance`` containing each slot (NaN and inf
     compare False: not zero)."""
-    for s in range(offsets.shape[0] - 1):
+    for s in range(first, end):
         _zero_series(values[offsets[s]:offsets[s + 1]], tolerance,
                      out[offsets[s]:offsets[s + 1]])
 
@@ -182,9 +183,9 @@ def _range_series(x, tolerance, out):
 
 
 @njit(**JIT)
-def _constant_runs(values, offsets, tolerance, out):
+def _constant_runs(first, end, values, offsets, tolerance, out):
     """Greedy left-to-right runs of valid values whose range (max - min) is <= tolerance."""
-    for s in range(offsets.shape[0] - 1):
+    for s in range(first, end):
         x = values[offsets[s]:offsets[s + 1]]
         o = out[offsets[s]:offsets[s + 1]]
         if tolerance == 0.0:  # identical values: one comparison per slot
@@ -248,7 +249,7 @@ def mask_runs(mask, offsets=None) -> np.ndarray:
     m = as_bool_array(mask, "mask")
     off = check_offsets(offsets, m.shape[0])
     out = np.empty(m.shape[0], dtype=RUN_DTYPE)
-    launch(_mask_runs, m, off, out)
+    launch_series(_mask_runs, off, m, off, out, min_values=MEMORY_BOUND_MIN_VALUES)
     return out
 
 
@@ -260,7 +261,7 @@ def nan_runs(values, offsets=None) -> np.ndarray:
     """
     vals, off = as_batch(values, offsets)
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_nan_runs, vals, off, out)
+    launch_series(_nan_runs, off, vals, off, out, min_values=MEMORY_BOUND_MIN_VALUES)
     return out
 
 
@@ -273,7 +274,7 @@ def zero_runs(values, offsets=None, *, tolerance: float = 0.0) -> np.ndarray:
     vals, off = as_batch(values, offsets)
     tol = check_nonnegative(tolerance, "tolerance")
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_zero_runs, vals, off, tol, out)
+    launch_series(_zero_runs, off, vals, off, tol, out, min_values=MEMORY_BOUND_MIN_VALUES)
     return out
 
 
@@ -293,7 +294,8 @@ def constant_runs(values, offsets=None, *, tolerance: float = 0.0) -> np.ndarray
     vals, off = as_batch(values, offsets)
     tol = check_nonnegative(tolerance, "tolerance")
     out = np.empty(vals.shape[0], dtype=RUN_DTYPE)
-    launch(_constant_runs, vals, off, tol, out)
+    launch_series(_constant_runs, off, vals, off, tol, out,
+                  min_values=MEMORY_BOUND_MIN_VALUES)
     return out
 
 

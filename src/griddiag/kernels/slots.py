@@ -65,8 +65,8 @@ def _group_span(t, row_offsets, series, a, b):
 
 
 # Both kernels do O(1) work per reading (a quickselect per group, a slot index per reading):
-# memory-bound, so one thread, like griddiag.kernels.runs (measured on the 120-meter batch,
-# 2 cores: 11 and 110 ms serial against 27 and 150 ms with prange), and they compile faster.
+# memory-bound, so one thread (measured on the 120-meter batch, 2 cores: 11 and 110 ms
+# serial against 27 and 150 ms with prange), and they compile faster.
 
 @njit(**JIT)
 def _group_spans(t, row_offsets, series, group_offsets):

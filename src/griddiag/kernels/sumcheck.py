@@ -44,7 +44,7 @@ __all__ = ["bin_to_readings", "span_compare"]
 @njit(**JIT)
 def _span_compare(obs_step, exp_step, excluded, anchor, offsets, frac, abs_tol,
                   out_obs, out_exp, out_score):
-    """O(1) per slot, so one thread (see :mod:`griddiag.kernels.runs`)."""
+    """O(1) per slot, memory-bound: one thread (:func:`griddiag.kernels._launch.launch`)."""
     for s in range(offsets.shape[0] - 1):
         acc_o = 0.0
         acc_e = 0.0
