@@ -26,7 +26,13 @@ import numpy as np
 import polars as pl
 
 from griddiag.exceptions import ConfigError
-from griddiag.schema import FINDINGS_SCHEMA, METRICS, normalize_assets, normalize_readings
+from griddiag.schema import (
+    FINDINGS_SCHEMA,
+    METRICS,
+    empty_findings,
+    normalize_assets,
+    normalize_readings,
+)
 from griddiag.storage.base import Store
 
 if TYPE_CHECKING:
@@ -94,7 +100,7 @@ def detect(source: pl.DataFrame | Store, *, assets: pl.DataFrame | None = None,
         if found.height:
             parts.append(found)
     if not parts:
-        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return empty_findings()
     return pl.concat(parts).sort("asset_id", "metric", "start", "kind")
 
 
@@ -177,7 +183,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
     from griddiag.kernels._launch import side_lane, side_lane_threads
 
     if readings.height == 0:
-        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return empty_findings()
     lo, hi = _period(assets, year, start, end)
     two_lanes = side_lane_threads(readings.height) >= 2
     if two_lanes:
@@ -217,7 +223,7 @@ def detect_batch(readings: pl.DataFrame, assets: pl.DataFrame, prof: Profile, *,
             forget_shared(for_checks)
     found = [f for f in found if f.height]
     if not found:
-        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return empty_findings()
     return merge_findings(_drop_explained(pl.concat(found)))
 
 
@@ -448,7 +454,7 @@ def _run_joint(readings, assets, prof, spec, lo, hi, metrics, grids) -> pl.DataF
     det = spec.detector
     if not hasattr(det, "find_metrics"):
         found, _ = _run_grid(readings, assets, prof, [spec], lo, hi, metrics)
-        return pl.concat(found) if found else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return pl.concat(found) if found else empty_findings()
     chosen = {}
     for m in metrics:
         grid = grids.get(m)

@@ -262,20 +262,34 @@ def metrics_frame() -> pl.DataFrame:
     )
 
 
+# An empty frame is built once per schema and handed out as clones: polars builds each empty
+# column from a Python sequence (0.55 ms for the 30 columns of FINDINGS_SCHEMA, and detection
+# makes one for every detector that finds nothing), a clone costs 2 us. A clone shares no
+# mutable state: in-place methods on it change only the clone.
+_EMPTY: dict[int, pl.DataFrame] = {}
+
+
+def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    frame = _EMPTY.get(id(schema))
+    if frame is None:
+        frame = _EMPTY[id(schema)] = pl.DataFrame(schema=schema)
+    return frame.clone()
+
+
 def empty_readings() -> pl.DataFrame:
-    return pl.DataFrame(schema=READINGS_SCHEMA)
+    return _empty(READINGS_SCHEMA)
 
 
 def empty_findings() -> pl.DataFrame:
-    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return _empty(FINDINGS_SCHEMA)
 
 
 def empty_yoy() -> pl.DataFrame:
-    return pl.DataFrame(schema=YOY_SCHEMA)
+    return _empty(YOY_SCHEMA)
 
 
 def empty_assets() -> pl.DataFrame:
-    return pl.DataFrame(schema=ASSETS_SCHEMA)
+    return _empty(ASSETS_SCHEMA)
 
 
 def normalize_readings(df: pl.DataFrame, *, keep_extra: bool = False) -> pl.DataFrame:

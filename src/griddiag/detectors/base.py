@@ -28,7 +28,7 @@ from griddiag import kernels as K
 from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
 from griddiag.kernels.events import event_stats
-from griddiag.schema import FINDINGS_SCHEMA, METRICS, SEVERITIES, TS_DTYPE
+from griddiag.schema import FINDINGS_SCHEMA, METRICS, SEVERITIES, TS_DTYPE, empty_findings
 
 __all__ = ["Detector", "Evaluation", "daily_grid", "fmt", "local_time_text", "merge_findings",
            "per_interval", "slots"]
@@ -162,7 +162,7 @@ class Detector:
         """Findings (``FINDINGS_SCHEMA``) of this detector on ``grid``."""
         work = self.prepare(grid)
         if work.values.shape[0] == 0:
-            return pl.DataFrame(schema=FINDINGS_SCHEMA)
+            return empty_findings()
         return self.findings_from(work, self.evaluate(work), label=label)
 
     def findings_from(self, grid: Grid, ev: Evaluation, *, label: str | None = None,
@@ -172,7 +172,7 @@ class Detector:
                                                      max_gap=self.max_gap,
                                                      min_len=self.min_len)
         if series.size == 0:
-            return pl.DataFrame(schema=FINDINGS_SCHEMA)
+            return empty_findings()
         table = event_table(grid, ev, series, start, end, peak, self.context_hours)
         table = table.with_columns(
             pl.lit(kind or self.kind).alias("kind"),

@@ -58,7 +58,7 @@ import polars as pl
 from griddiag.exceptions import ConfigError
 from griddiag.kernels import flags_to_events
 from griddiag.kernels._validate import offsets_from_lengths
-from griddiag.schema import FINDINGS_SCHEMA, empty_assets
+from griddiag.schema import FINDINGS_SCHEMA, empty_assets, empty_findings
 
 if TYPE_CHECKING:
     from griddiag.detectors.grid import SortedReadings
@@ -431,10 +431,6 @@ def findings_frame(n: int, **cols) -> pl.DataFrame:
     if cols:
         raise ValueError(f"not finding columns: {sorted(cols)}")
     return pl.DataFrame(data, schema=FINDINGS_SCHEMA)
-
-
-def empty_findings() -> pl.DataFrame:
-    return pl.DataFrame(schema=FINDINGS_SCHEMA)
 
 
 def rated_phase_current_a(rated_kva: np.ndarray, nominal_v: np.ndarray) -> np.ndarray:

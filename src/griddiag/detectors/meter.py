@@ -54,7 +54,7 @@ from griddiag.detectors.grid import Grid, daily_totals
 from griddiag.exceptions import ConfigError
 from griddiag.kernels._validate import offsets_from_lengths
 from griddiag.kernels.register import NO_STEP, RESET, ROLLBACK, ROLLOVER
-from griddiag.schema import FINDINGS_SCHEMA
+from griddiag.schema import empty_findings
 
 __all__ = [
     "FlatlineDetector",
@@ -943,14 +943,14 @@ class SumCheckDetector(Detector):
             raise ConfigError(f"sum_check: no comparison uses {unknown}; pass the grids of "
                               f"{[_ENERGY, _TOTAL, *_TIERS]} only")
         if _TOTAL not in grids or grids[_TOTAL].values.shape[0] == 0:
-            return pl.DataFrame(schema=FINDINGS_SCHEMA)
+            return empty_findings()
         registers = _concat_series([grids[m] for m in (_TOTAL, *_TIERS) if m in grids])
         return self._findings(self._checks(grids.get(_ENERGY, registers), registers), label)
 
     def _findings(self, checks: list[tuple[str, Grid, Evaluation]], label: str | None
                   ) -> pl.DataFrame:
         parts = [self.findings_from(fg, ev, label=label) for _, fg, ev in checks]
-        return pl.concat(parts) if parts else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return pl.concat(parts) if parts else empty_findings()
 
     def describe(self, events: pl.DataFrame) -> pl.DataFrame:
         events = _with_times(events)
