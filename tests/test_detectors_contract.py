@@ -127,3 +127,15 @@ def test_detector_is_frozen(name):
         det.severity = "critical"  # type: ignore[misc]
     assert det.with_params(severity="critical").severity == "critical"
     assert det.severity != "critical" or DETECTORS[name]().severity == "critical"
+
+
+def test_empty_findings_are_independent_frames():
+    # every detector that finds nothing returns schema.empty_findings(): a clone of one frame,
+    # so a caller that changes its frame in place must not change the next caller's
+    from griddiag.schema import empty_findings
+
+    first = empty_findings()
+    first.insert_column(0, pl.Series("note", [], dtype=pl.String))
+    first.columns = [c.upper() for c in first.columns]
+    again = empty_findings()
+    assert again.schema == pl.Schema(FINDINGS_SCHEMA) and again.height == 0
