@@ -1,6 +1,7 @@
 """Decoding PostgreSQL's binary arrays (``array_send``) into NumPy, as the TimescaleDB store
-reads its day rows: every shape of row against a plain per-element reference; and the server's
-own bytes, when a TimescaleDB server is named."""
+reads its day rows, and spreading the day rows into readings (``_expand``): every shape of row
+against a plain per-element reference; and the server's own bytes, when a TimescaleDB server
+is named."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import struct
 import numpy as np
 import pytest
 
-from griddiag.storage.timescale import _unpack_arrays
+from griddiag.storage.timescale import DAY_US, _DayRows, _expand, _unpack_arrays
 
 FLOAT8, INT8 = 701, 20
 
@@ -55,6 +56,35 @@ def test_unpack_arrays_matches_a_per_element_reference(shape, elem):
     np.testing.assert_array_equal(dims, want_dims)
     np.testing.assert_array_equal(flat, want_flat)  # NaN where NaN or NULL
     assert flat.dtype == want_flat.dtype
+
+
+@pytest.mark.parametrize("lengths", [[96], [96, 24], [96, 24, 1, 0, 144]])
+def test_expand_matches_a_per_slot_reference(lengths):
+    # day rows as the server returns them (any order, NaN for a missing slot, every length
+    # the profile's intervals give), taken in an order that sorts them or in a subset of them
+    rng = np.random.default_rng(len(lengths))
+    n = rng.choice(lengths, size=300).astype(np.int32)
+    start = np.concatenate([[0], np.cumsum(n[:-1])]).astype(np.int64)
+    flat = rng.normal(size=int(n.sum()))
+    flat[rng.random(flat.size) < 0.1] = np.nan
+    day = rng.integers(19_000, 19_800, size=n.size).astype(np.int32)
+    asset = rng.integers(0, 5, size=n.size)
+    uniform = lengths[0] if len(lengths) == 1 else 0
+    rows = _DayRows(asset, np.zeros(n.size, np.int64), day, n, start, flat, uniform)
+    for order in (np.lexsort((day, asset)), rng.permutation(n.size)[:120]):
+        want_i, want_ts, want_v = [], [], []
+        for i in order.tolist():
+            for k in range(int(n[i])):
+                v = flat[start[i] + k]
+                if not np.isnan(v):
+                    want_i.append(i)
+                    want_ts.append(int(day[i]) * DAY_US + k * (DAY_US // int(n[i])))
+                    want_v.append(v)
+        got_i, got_ts, got_v = _expand(rows, order)
+        np.testing.assert_array_equal(got_i, want_i)
+        np.testing.assert_array_equal(got_ts, want_ts)
+        np.testing.assert_array_equal(got_v, want_v)
+        assert got_ts.dtype == np.int64 and got_v.dtype == np.float64
 
 
 @pytest.mark.timescale

@@ -622,17 +622,22 @@ def _expand(rows: _DayRows, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         keep = ~np.isnan(vals)
         rowidx = np.broadcast_to(order[:, None], vals.shape)
         return rowidx[keep], ts[keep], vals[keep]
+    # Rows of several lengths: everything per row (where its slots come from, its first
+    # instant, its step) is worked out on the rows, then spread over their slots with
+    # np.repeat; output position ``pos`` of a row starting at ``first`` is its slot
+    # ``pos - first``. Per slot that leaves one gather of the values and one multiply-add for
+    # the instants: 0.76 s against 1.64 s on 21 M slots of 15-minute and hourly rows, where
+    # gathering each slot's row number, day and length and dividing cost most.
     n = rows.n[order].astype(np.int64)
-    total = int(n.sum())
     first = np.zeros(n.size, np.int64)
     np.cumsum(n[:-1], out=first[1:])
-    rowidx = np.repeat(order, n)
-    slot = np.arange(total, dtype=np.int64) - np.repeat(first, n)
-    vals = rows.flat[np.repeat(rows.start[order], n) + slot]
-    step = DAY_US // rows.n[rowidx].astype(np.int64)
-    ts = rows.day[rowidx].astype(np.int64) * DAY_US + slot * step
+    step = DAY_US // np.maximum(n, 1)  # a row of no slots (an empty array) spreads nothing
+    pos = np.arange(int(n.sum()), dtype=np.int64)
+    vals = rows.flat[np.repeat(rows.start[order] - first, n) + pos]
+    ts = np.repeat(rows.day[order].astype(np.int64) * DAY_US - first * step, n)
+    ts += pos * np.repeat(step, n)
     keep = ~np.isnan(vals)
-    return rowidx[keep], ts[keep], vals[keep]
+    return np.repeat(order, n)[keep], ts[keep], vals[keep]
 
 
 # -- helpers -----------------------------------------------------------------------------------
