@@ -61,7 +61,8 @@ def test_unpack_arrays_matches_a_per_element_reference(shape, elem):
 @pytest.mark.parametrize("lengths", [[96], [96, 24], [96, 24, 1, 0, 144]])
 def test_expand_matches_a_per_slot_reference(lengths):
     # day rows as the server returns them (any order, NaN for a missing slot, every length
-    # the profile's intervals give), taken in an order that sorts them or in a subset of them
+    # the profile's intervals give), taken in an order that sorts them or in a subset of them,
+    # whole or cut to a read's window
     rng = np.random.default_rng(len(lengths))
     n = rng.choice(lengths, size=300).astype(np.int32)
     start = np.concatenate([[0], np.cumsum(n[:-1])]).astype(np.int64)
@@ -71,16 +72,22 @@ def test_expand_matches_a_per_slot_reference(lengths):
     asset = rng.integers(0, 5, size=n.size)
     uniform = lengths[0] if len(lengths) == 1 else 0
     rows = _DayRows(asset, np.zeros(n.size, np.int64), day, n, start, flat, uniform)
-    for order in (np.lexsort((day, asset)), rng.permutation(n.size)[:120]):
+    # a read's window ends inside a day (an inspection's local year in UTC days)
+    lo, hi = 19_100 * DAY_US + DAY_US // 3, 19_700 * DAY_US + 7 * DAY_US // 24
+    for order, window in [(np.lexsort((day, asset)), (None, None)),
+                          (rng.permutation(n.size)[:120], (None, None)),
+                          (np.lexsort((day, asset)), (lo, hi)), (np.arange(n.size), (lo, None)),
+                          (np.arange(n.size), (None, hi))]:
         want_i, want_ts, want_v = [], [], []
         for i in order.tolist():
             for k in range(int(n[i])):
-                v = flat[start[i] + k]
-                if not np.isnan(v):
+                v, t = flat[start[i] + k], int(day[i]) * DAY_US + k * (DAY_US // int(n[i]))
+                if (not np.isnan(v) and (window[0] is None or t >= window[0])
+                        and (window[1] is None or t < window[1])):
                     want_i.append(i)
-                    want_ts.append(int(day[i]) * DAY_US + k * (DAY_US // int(n[i])))
+                    want_ts.append(t)
                     want_v.append(v)
-        got_i, got_ts, got_v = _expand(rows, order)
+        got_i, got_ts, got_v = _expand(rows, order, *window)
         np.testing.assert_array_equal(got_i, want_i)
         np.testing.assert_array_equal(got_ts, want_ts)
         np.testing.assert_array_equal(got_v, want_v)

@@ -611,17 +611,27 @@ def _group_starts(rk: np.ndarray, day: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], brk, [rk.size])).astype(np.int64)
 
 
-def _expand(rows: _DayRows, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _expand(rows: _DayRows, order: np.ndarray, start_us: int | None = None,
+            end_us: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Readings of day rows taken in ``order``: (row index, ts in µs, value), NaN slots
-    dropped, rows in the given order and slots ascending within a row."""
+    dropped, and slots before ``start_us`` or from ``end_us`` on (the days at a read's ends
+    hold some), rows in the given order and slots ascending within a row."""
+
+    def kept(rowidx: np.ndarray, ts: np.ndarray, vals: np.ndarray):
+        keep = ~np.isnan(vals)
+        if start_us is not None:
+            keep &= ts >= start_us
+        if end_us is not None:
+            keep &= ts < end_us
+        return rowidx[keep], ts[keep], vals[keep]
+
     if rows.uniform:
         n = rows.uniform
         vals = rows.flat.reshape(-1, n)[order]
         ts = (rows.day[order].astype(np.int64) * DAY_US)[:, None] \
             + np.arange(n, dtype=np.int64) * (DAY_US // n)
-        keep = ~np.isnan(vals)
-        rowidx = np.broadcast_to(order[:, None], vals.shape)
-        return rowidx[keep], ts[keep], vals[keep]
+        ts = np.broadcast_to(ts, vals.shape)
+        return kept(np.broadcast_to(order[:, None], vals.shape), ts, vals)
     # Rows of several lengths: everything per row (where its slots come from, its first
     # instant, its step) is worked out on the rows, then spread over their slots with
     # np.repeat; output position ``pos`` of a row starting at ``first`` is its slot
@@ -636,8 +646,7 @@ def _expand(rows: _DayRows, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     vals = rows.flat[np.repeat(rows.start[order] - first, n) + pos]
     ts = np.repeat(rows.day[order].astype(np.int64) * DAY_US - first * step, n)
     ts += pos * np.repeat(step, n)
-    keep = ~np.isnan(vals)
-    return np.repeat(order, n)[keep], ts[keep], vals[keep]
+    return kept(np.repeat(order, n), ts, vals)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -1720,12 +1729,12 @@ class TimescaleStore(Store):
             arank = korder[np.searchsorted(sorted_keys, rows.asset)]
             mr = mrank[rows.metric]
             order = np.lexsort((rows.day, mr, arank))
-            r_idx, r_ts, r_val = _expand(rows, order)
+            r_idx, r_ts, r_val = _expand(rows, order, start_us, end_us)
             parts_a.append(arank[r_idx])
             parts_m.append(mr[r_idx])
             parts_t.append(r_ts)
             parts_v.append(r_val)
-        if ia.size:
+        if ia.size:  # fetched within [start_us, end_us)
             has = ~np.isnan(iv)
             parts_a.append(korder[np.searchsorted(sorted_keys, ia[has])])
             parts_m.append(mrank[im[has]])
@@ -1733,21 +1742,13 @@ class TimescaleStore(Store):
             parts_v.append(iv[has])
         if not parts_a:
             return empty_readings()
-        a = np.concatenate(parts_a)
-        m = np.concatenate(parts_m)
-        t = np.concatenate(parts_t)
-        v = np.concatenate(parts_v)
+        # one part (no irregular readings) is taken as it is: a copy costs 0.2-0.9 s of fresh
+        # memory on 12 M readings
+        a, m, t, v = (p[0] if len(p) == 1 else np.concatenate(p)
+                      for p in (parts_a, parts_m, parts_t, parts_v))
         if ia.size:  # irregular readings come by key order: merge them in by sorting
             o = np.lexsort((t, m, a))
             a, m, t, v = a[o], m[o], t[o], v[o]
-        if start_us is not None or end_us is not None:
-            keep = np.ones(t.size, bool)
-            if start_us is not None:
-                keep &= t >= start_us
-            if end_us is not None:
-                keep &= t < end_us
-            if not keep.all():
-                a, m, t, v = a[keep], m[keep], t[keep], v[keep]
         return pl.DataFrame({
             "asset_id": pl.Series(batch, dtype=pl.String).gather(a),
             "ts": pl.Series(t, dtype=pl.Int64).cast(TS_DTYPE),
