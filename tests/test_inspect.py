@@ -351,3 +351,67 @@ def test_finding_window_band_excludes_the_anomaly():
     ok = (outside["value"] >= outside["expected_low"]) & (outside["value"]
                                                           <= outside["expected_high"])
     assert ok.mean() > 0.95
+
+
+def _coverage_reference(readings: pl.DataFrame, y0: datetime, y1: datetime) -> pl.DataFrame:
+    """The year's rows of each series counted, and its most common positive step between
+    consecutive times (the smallest of equally common ones), grouped in polars."""
+    year = readings.filter((pl.col("ts") >= y0) & (pl.col("ts") < y1)).sort("asset_id",
+                                                                           "metric", "ts")
+    step = pl.col("ts").diff().dt.total_microseconds()
+    span = (y1 - y0) / timedelta(microseconds=1)
+    return (year.group_by("asset_id", "metric")
+            .agg(pl.len().cast(pl.Int64).alias("present"),
+                 step.filter(step > 0).mode().min().alias("step"))
+            .with_columns(expected=pl.when(pl.col("step").is_not_null())
+                          .then(span / pl.col("step").cast(pl.Float64))
+                          .otherwise(pl.col("present").cast(pl.Float64)))
+            .select("asset_id", "metric", "present", "expected").sort("asset_id", "metric"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coverage_and_year_stats_against_a_reference(seed):
+    # series of every shape a batch holds: regular with gaps, duplicated instants, a changed
+    # interval (two steps equally common: the smaller wins), irregular times, one reading,
+    # readings only outside the year; the rows as a store returns them or shuffled
+    from griddiag.inspection.executor import BatchParams, _stats
+
+    rng = np.random.default_rng(seed)
+    y0, y1 = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    t_y0 = int(y0.timestamp() * 1e6)
+    parts = []
+    for i in range(30):
+        shape = i % 6
+        start = t_y0 + int(rng.integers(-40, 40)) * 86_400_000_000
+        if shape == 0:  # 15 minutes, gaps
+            t = start + np.arange(3000) * 900_000_000
+            t = t[rng.random(t.size) > 0.05]
+        elif shape == 1:  # hourly, duplicated instants
+            t = start + np.arange(800) * 3_600_000_000
+            t = np.sort(np.concatenate([t, rng.choice(t, 300)]))
+        elif shape == 2:  # 30 then 15 minutes or the other way, as many steps of each
+            first, then = (1_800_000_000, 900_000_000)[::1 if i % 4 else -1]
+            a = t_y0 + int(rng.integers(1, 300)) * 86_400_000_000 + np.arange(101) * first
+            t = np.concatenate([a, a[-1] + np.arange(1, 101) * then])
+        elif shape == 3:  # irregular
+            t = np.sort(start + rng.integers(0, 200, 60) * 60_000_000)
+        elif shape == 4:  # one reading
+            t = np.array([t_y0 + int(rng.integers(0, 300)) * 86_400_000_000])
+        else:  # before the year only
+            t = t_y0 - np.arange(1, 50) * 900_000_000
+        parts.append(pl.DataFrame({
+            "asset_id": f"A{i // 3:02d}",
+            "metric": ["energy_kwh", "voltage_v_a", "oil_temp_c"][i % 3],
+            "ts": pl.Series(t, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "value": rng.normal(size=t.size)}))
+    readings = pl.concat(parts).sort("asset_id", "metric", "ts")
+    if seed % 2:
+        readings = readings.sample(fraction=1.0, shuffle=True, seed=seed)
+    want = _coverage_reference(readings, y0, y1)
+    assert_frame_equal(job_module._coverage(readings, y0, y1), want, check_exact=True)
+    params = BatchParams(assets=pl.DataFrame(), profile=None, year=2025, baseline=(), lo=y0,
+                         hi=y1, y0=y0, y1=y1, period_end=y1.date(), run_id="r", top_n=1)
+    year = readings.filter((pl.col("ts") >= y0) & (pl.col("ts") < y1))
+    assert _stats(readings, params) == {
+        "data_start": year["ts"].min(), "data_end": year["ts"].max(), "readings": year.height,
+        "assets_with_data": year["asset_id"].n_unique()}

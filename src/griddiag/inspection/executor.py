@@ -155,11 +155,22 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
 
 
 def _stats(readings: pl.DataFrame, params: BatchParams) -> dict[str, Any]:
-    year = readings.filter((pl.col("ts") >= params.y0) & (pl.col("ts") < params.y1))
-    if year.height == 0:
-        return {"data_start": None, "data_end": None, "readings": 0, "assets_with_data": 0}
-    return {"data_start": year["ts"].min(), "data_end": year["ts"].max(),
-            "readings": year.height, "assets_with_data": year["asset_id"].n_unique()}
+    """The inspected year's readings of the batch: first and last ts, count, assets with any
+    (from the batch's sorted arrays, as its coverage)."""
+    import numpy as np
+
+    from griddiag.inspection.job import _year_series
+    from griddiag.schema import TS_DTYPE
+
+    none = {"data_start": None, "data_end": None, "readings": 0, "assets_with_data": 0}
+    if readings.height == 0:
+        return none
+    sr, s, first, end = _year_series(readings, params.y0, params.y1)
+    if s.size == 0:
+        return none
+    start, last = pl.Series([sr.t[first].min(), sr.t[end - 1].max()]).cast(TS_DTYPE)
+    return {"data_start": start, "data_end": last, "readings": int((end - first).sum()),
+            "assets_with_data": int(np.unique(sr.series_asset[s]).size)}
 
 
 def run_batch(store: Any, asset_ids: Sequence[str], params: BatchParams) -> BatchResult:

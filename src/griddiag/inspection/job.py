@@ -46,9 +46,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 from griddiag.exceptions import ConfigError, DataError
@@ -59,7 +60,11 @@ from griddiag.schema import (
     empty_yoy,
     normalize_assets,
 )
+from griddiag.row_blocks import gather_blocks
 from griddiag.storage.base import Store
+
+if TYPE_CHECKING:
+    from griddiag.detectors.grid import SortedReadings
 
 __all__ = ["InspectionResult", "ProgressFn", "inspect", "scope_of", "with_status"]
 
@@ -242,24 +247,73 @@ _COVERAGE_SCHEMA = {"asset_id": pl.String(), "metric": pl.String(), "present": p
                     "expected": pl.Float64()}
 
 
+def _year_series(readings: pl.DataFrame, y0: datetime, y1: datetime
+                 ) -> tuple[SortedReadings, np.ndarray, np.ndarray, np.ndarray]:
+    """The batch's sorted arrays and, for each series with readings in the inspected year
+    ``[y0, y1)``: its index, first row and end row there (two binary searches a series).
+
+    The arrays are the ones ``detect_batch`` sorted the batch into
+    (:func:`griddiag.detectors.grid.sorted_readings` keeps them with the frame), so the
+    year's readings are found without filtering a copy of the batch (0.2 s and 1 GB of
+    strings for a batch of 26 M readings) or grouping it by its string ids."""
+    from griddiag.detectors.grid import period_us, sorted_readings
+    from griddiag.kernels.runs import rows_in_period
+
+    sr = sorted_readings(readings)
+    off = sr.row_offsets
+    first, end = rows_in_period(sr.t, off[:-1], off[1:], period_us(y0), period_us(y1))
+    s = np.flatnonzero(end > first)
+    return sr, s, first[s], end[s]
+
+
 def _coverage(readings: pl.DataFrame, y0: datetime, y1: datetime) -> pl.DataFrame:
     """Per asset and metric in the inspected year: readings present and expected (the year's
-    length over the series' most common interval)."""
-    # only the three columns it needs, and the interval per group inside the aggregation
-    # (not a window expression over every row): a small fraction of the batch's memory
-    year = readings.select("asset_id", "metric", "ts").filter(
-        (pl.col("ts") >= y0) & (pl.col("ts") < y1))
-    if year.height == 0:
+    length over the series' most common interval; the readings present when a series has no
+    two readings at different times), rows sorted by asset and metric."""
+    sr, s, first, end = _year_series(readings, y0, y1)
+    if s.size == 0:
         return pl.DataFrame(schema=_COVERAGE_SCHEMA)
     span_us = (y1 - y0) / timedelta(microseconds=1)
-    step = pl.col("ts").diff().dt.total_microseconds()
-    return (year.group_by("asset_id", "metric")
-            .agg(pl.len().cast(pl.Int64).alias("present"),
-                 step.filter(step > 0).mode().min().alias("_step"))
-            .with_columns(expected=pl.when(pl.col("_step").is_not_null())
-                          .then(span_us / pl.col("_step").cast(pl.Float64))
-                          .otherwise(pl.col("present").cast(pl.Float64)))
-            .select("asset_id", "metric", "present", "expected"))
+    present = end - first
+    step = _usual_step(sr.t, first, end)
+    expected = np.where(step > 0, span_us / np.maximum(step, 1).astype(np.float64),
+                        present.astype(np.float64))
+    return pl.DataFrame({"asset_id": sr.ids.gather(sr.series_asset[s]),
+                         "metric": sr.metrics.gather(sr.series_metric[s]),
+                         "present": present, "expected": expected}, schema=_COVERAGE_SCHEMA)
+
+
+def _usual_step(t: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """For each row range ``t[first[i]:end[i]]`` (times ascending): the most common positive
+    difference between consecutive times (the smallest of equally common ones), 0 where
+    there is none. A series' interval as its readings show it, whatever gaps or duplicates
+    it has.
+
+    A regular series (nearly all) has one difference in more than half its steps, and that
+    majority is then its middle step's too: the middle step is checked against every step of
+    the range at once for all ranges (two counting passes); only a range without such a
+    majority is counted value by value."""
+    n = np.maximum(end - first - 1, 0)  # differences of each range
+    diff = gather_blocks(t, first + 1, n)
+    diff -= gather_blocks(t, first, n)
+    off = np.concatenate(([0], np.cumsum(n)))
+
+    def count(flags: np.ndarray) -> np.ndarray:  # per range
+        c = np.concatenate(([0], np.cumsum(flags)))
+        return c[off[1:]] - c[off[:-1]]
+
+    positive = diff > 0
+    n_positive = count(positive)
+    middle = np.zeros_like(n)
+    some = np.flatnonzero(n > 0)
+    middle[some] = diff[off[some] + n[some] // 2]
+    n_middle = count(positive & (diff == np.repeat(middle, n)))
+    step = np.where(2 * n_middle > n_positive, middle, 0)
+    for i in np.flatnonzero((2 * n_middle <= n_positive) & (n_positive > 0)).tolist():
+        d = diff[off[i]:off[i + 1]]
+        values, counts = np.unique(d[d > 0], return_counts=True)
+        step[i] = values[np.argmax(counts)]  # values ascend: the smallest of the most common
+    return step
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
