@@ -266,30 +266,30 @@ def metrics_frame() -> pl.DataFrame:
 # column from a Python sequence (0.55 ms for the 30 columns of FINDINGS_SCHEMA, and detection
 # makes one for every detector that finds nothing), a clone costs 2 us. A clone shares no
 # mutable state: in-place methods on it change only the clone.
-_EMPTY: dict[int, pl.DataFrame] = {}
+_EMPTY: dict[str, pl.DataFrame] = {}
 
 
-def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    frame = _EMPTY.get(id(schema))
+def _empty(name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    frame = _EMPTY.get(name)
     if frame is None:
-        frame = _EMPTY[id(schema)] = pl.DataFrame(schema=schema)
+        frame = _EMPTY[name] = pl.DataFrame(schema=schema)
     return frame.clone()
 
 
 def empty_readings() -> pl.DataFrame:
-    return _empty(READINGS_SCHEMA)
+    return _empty("readings", READINGS_SCHEMA)
 
 
 def empty_findings() -> pl.DataFrame:
-    return _empty(FINDINGS_SCHEMA)
+    return _empty("findings", FINDINGS_SCHEMA)
 
 
 def empty_yoy() -> pl.DataFrame:
-    return _empty(YOY_SCHEMA)
+    return _empty("yoy", YOY_SCHEMA)
 
 
 def empty_assets() -> pl.DataFrame:
-    return _empty(ASSETS_SCHEMA)
+    return _empty("assets", ASSETS_SCHEMA)
 
 
 def normalize_readings(df: pl.DataFrame, *, keep_extra: bool = False) -> pl.DataFrame:
