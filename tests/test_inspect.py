@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
-
 from polars.testing import assert_frame_equal
 
 from griddiag import compare_years

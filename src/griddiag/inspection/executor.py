@@ -114,8 +114,13 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
                   ) -> BatchResult:
     """Everything computed from one batch's readings (see the module docstring)."""
     from griddiag.detect import detect_batch
-    from griddiag.inspection.charts import WINDOW_SCHEMA, ChartCandidates, chart_candidates
-    from griddiag.inspection.charts import MONTHLY_SCHEMA, PROFILE_SCHEMA
+    from griddiag.inspection.charts import (
+        MONTHLY_SCHEMA,
+        PROFILE_SCHEMA,
+        WINDOW_SCHEMA,
+        ChartCandidates,
+        chart_candidates,
+    )
     from griddiag.inspection.job import FDR_ALPHA, _compare_batch, _coverage
     from griddiag.schema import empty_findings
 
