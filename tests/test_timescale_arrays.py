@@ -1,7 +1,7 @@
 """Decoding PostgreSQL's binary arrays (``array_send``) into NumPy, as the TimescaleDB store
-reads its day rows, and spreading the day rows into readings (``_expand``): every shape of row
-against a plain per-element reference; and the server's own bytes, when a TimescaleDB server
-is named."""
+reads its day rows, spreading the day rows into readings (``_expand``) and putting the
+irregular readings among them (``_merge_in``): every shape of row against a plain reference;
+and the server's own bytes, when a TimescaleDB server is named."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import pytest
 
-from griddiag.storage.timescale import DAY_US, _DayRows, _expand, _unpack_arrays
+from griddiag.storage.timescale import DAY_US, _DayRows, _expand, _merge_in, _unpack_arrays
 
 FLOAT8, INT8 = 701, 20
 
@@ -92,6 +92,23 @@ def test_expand_matches_a_per_slot_reference(lengths):
         np.testing.assert_array_equal(got_ts, want_ts)
         np.testing.assert_array_equal(got_v, want_v)
         assert got_ts.dtype == np.int64 and got_v.dtype == np.float64
+
+
+@pytest.mark.parametrize("n_extra", [0, 1, 40, 3000])
+def test_merge_in_equals_a_stable_sort_of_both(n_extra):
+    # the day rows' readings (sorted by asset, metric, ts) and the irregular ones (any order;
+    # some at a day reading's instant, some at each other's, some in series with no day row)
+    rng = np.random.default_rng(n_extra)
+    a, m = rng.integers(0, 6, 5000), rng.integers(0, 4, 5000)
+    t = rng.integers(0, 400, 5000) * 900
+    o = np.lexsort((t, m, a))
+    base = (a[o], m[o], t[o], rng.normal(size=5000))
+    extra = (rng.integers(0, 8, n_extra), rng.integers(0, 5, n_extra),
+             rng.integers(0, 400, n_extra) * 450, rng.normal(size=n_extra))
+    both = [np.concatenate([x, y]) for x, y in zip(base, extra, strict=True)]
+    want = np.lexsort((both[2], both[1], both[0]))  # stable: a base reading first on a tie
+    for got, col in zip(_merge_in(base, extra), both, strict=True):
+        np.testing.assert_array_equal(got, col[want])
 
 
 @pytest.mark.timescale

@@ -649,6 +649,32 @@ def _expand(rows: _DayRows, order: np.ndarray, start_us: int | None = None,
     return kept(np.repeat(order, n), ts, vals)
 
 
+def _merge_in(base: tuple[np.ndarray, ...], extra: tuple[np.ndarray, ...]
+              ) -> tuple[np.ndarray, ...]:
+    """Readings ``base`` (asset rank, metric rank, ts µs, value; sorted by the first three)
+    with the readings ``extra`` (in any order) put in their places, each after the ``base``
+    readings of its key: what a stable sort of the two concatenated gives.
+
+    ``extra`` are the few readings off the day grid (the irregular table): they are sorted
+    and placed by binary searches within their series, so the day rows' readings, sorted as
+    they are expanded, are not sorted again. Measured on a batch of 21.6 M readings with 48
+    irregular ones: the read took 11.0 s and 2.9 GB when it sorted them all."""
+    ea, em, et, ev = extra
+    if et.size == 0:
+        return base
+    o = np.lexsort((et, em, ea))
+    ea, em, et, ev = ea[o], em[o], et[o], ev[o]
+    a, m, t, v = base
+    pos = np.empty(et.size, np.int64)
+    series = np.flatnonzero((np.diff(ea, prepend=-1) != 0) | (np.diff(em, prepend=-1) != 0))
+    for i, j in zip(series.tolist(), [*series[1:].tolist(), et.size]):
+        lo, hi = np.searchsorted(a, ea[i], "left"), np.searchsorted(a, ea[i], "right")
+        lo, hi = lo + np.searchsorted(m[lo:hi], em[i], "left"), \
+            lo + np.searchsorted(m[lo:hi], em[i], "right")
+        pos[i:j] = lo + np.searchsorted(t[lo:hi], et[i:j], "right")
+    return tuple(np.insert(x, pos, y) for x, y in zip((a, m, t, v), (ea, em, et, ev)))
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def _ts_us(value: datetime | date | None, what: str) -> int | None:
     """A read bound as microseconds since 1970 UTC; naive datetimes are refused, not guessed."""
@@ -1724,31 +1750,21 @@ class TimescaleStore(Store):
         mrank = np.zeros(max(self._metric_keys.values(), default=0) + 1, np.int64)
         for r, name in enumerate(names):
             mrank[self._metric_keys[name]] = r
-        parts_a, parts_m, parts_t, parts_v = [], [], [], []
+        empty = np.zeros(0, np.int64)
+        a = m = t = empty
+        v = np.zeros(0)
         if rows.size:
             arank = korder[np.searchsorted(sorted_keys, rows.asset)]
             mr = mrank[rows.metric]
             order = np.lexsort((rows.day, mr, arank))
-            r_idx, r_ts, r_val = _expand(rows, order, start_us, end_us)
-            parts_a.append(arank[r_idx])
-            parts_m.append(mr[r_idx])
-            parts_t.append(r_ts)
-            parts_v.append(r_val)
+            r_idx, t, v = _expand(rows, order, start_us, end_us)
+            a, m = arank[r_idx], mr[r_idx]
         if ia.size:  # fetched within [start_us, end_us)
             has = ~np.isnan(iv)
-            parts_a.append(korder[np.searchsorted(sorted_keys, ia[has])])
-            parts_m.append(mrank[im[has]])
-            parts_t.append(its[has])
-            parts_v.append(iv[has])
-        if not parts_a:
+            a, m, t, v = _merge_in((a, m, t, v), (korder[np.searchsorted(sorted_keys, ia[has])],
+                                                  mrank[im[has]], its[has], iv[has]))
+        if t.size == 0:
             return empty_readings()
-        # one part (no irregular readings) is taken as it is: a copy costs 0.2-0.9 s of fresh
-        # memory on 12 M readings
-        a, m, t, v = (p[0] if len(p) == 1 else np.concatenate(p)
-                      for p in (parts_a, parts_m, parts_t, parts_v))
-        if ia.size:  # irregular readings come by key order: merge them in by sorting
-            o = np.lexsort((t, m, a))
-            a, m, t, v = a[o], m[o], t[o], v[o]
         return pl.DataFrame({
             "asset_id": pl.Series(batch, dtype=pl.String).gather(a),
             "ts": pl.Series(t, dtype=pl.Int64).cast(TS_DTYPE),
