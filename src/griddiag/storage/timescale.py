@@ -32,8 +32,9 @@ write touches a day that already holds readings, the day is merged and laid out 
 stored form never depends on the order in which the readings arrived.
 
 Writes build the binary ``COPY`` stream with NumPy (no Python object per reading) and run in
-one transaction: killed half-way, nothing of the write remains. Reads stream the day rows back
-with binary ``COPY`` and expand them with NumPy, a batch of assets at a time.
+one transaction: killed half-way, nothing of the write remains. Reads fetch a batch of assets'
+day rows in binary (each day's values as ``array_send`` bytes, decoded by NumPy), expand them
+into readings with NumPy and put the few irregular readings in their places among them.
 """
 
 from __future__ import annotations
