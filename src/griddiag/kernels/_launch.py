@@ -145,7 +145,7 @@ def _writable(a):
 def launch(kernel, *args):
     """``kernel(*args)`` on the calling thread, small read-only arrays copied (see the module
     docstring): for kernels whose work does not split by series, or is light per value
-    (memory-bound) and was measured no faster on threads at the sizes griddiag gives it."""
+    (memory-bound; each such kernel says why it stays on one thread)."""
     return kernel(*(_writable(a) for a in args))
 
 
