@@ -373,7 +373,7 @@ def test_coverage_and_year_stats_against_a_reference(seed):
     # series of every shape a batch holds: regular with gaps, duplicated instants, a changed
     # interval (two steps equally common: the smaller wins), irregular times, one reading,
     # readings only outside the year; the rows as a store returns them or shuffled
-    from griddiag.inspection.executor import BatchParams, _stats
+    from griddiag.inspection.executor import _stats
 
     rng = np.random.default_rng(seed)
     y0, y1 = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
@@ -407,10 +407,9 @@ def test_coverage_and_year_stats_against_a_reference(seed):
     if seed % 2:
         readings = readings.sample(fraction=1.0, shuffle=True, seed=seed)
     want = _coverage_reference(readings, y0, y1)
-    assert_frame_equal(job_module._coverage(readings, y0, y1), want, check_exact=True)
-    params = BatchParams(assets=pl.DataFrame(), profile=None, year=2025, baseline=(), lo=y0,
-                         hi=y1, y0=y0, y1=y1, period_end=y1.date(), run_id="r", top_n=1)
+    of_year = job_module._year_series(readings, y0, y1)
+    assert_frame_equal(job_module._coverage(of_year, y0, y1), want, check_exact=True)
     year = readings.filter((pl.col("ts") >= y0) & (pl.col("ts") < y1))
-    assert _stats(readings, params) == {
+    assert _stats(of_year) == {
         "data_start": year["ts"].min(), "data_end": year["ts"].max(), "readings": year.height,
         "assets_with_data": year["asset_id"].n_unique()}

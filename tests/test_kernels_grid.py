@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 from griddiag import kernels as K
 from griddiag.exceptions import ConfigError
 from griddiag.kernels.register import series_median
-from griddiag.kernels.runs import interval_segments, place_on_grid
+from griddiag.kernels.runs import interval_segments, place_on_grid, step_modes
 from tests import reference as R
 
 JIT_OFF = bool(numba.config.DISABLE_JIT)
@@ -152,6 +152,39 @@ def test_step_mode_without_a_majority():
     assert step.tolist() == [10]
     t = np.cumsum([0, 20, 30, 20, 10, 30, 20]).astype(np.int64)  # 20 x3 wins
     assert interval_segments(t, None, min_run=96)[2].tolist() == [20]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_step_modes_match_a_count_of_every_step(seed):
+    # ranges read in place (other rows between them): regular with gaps, duplicated times,
+    # two steps equally common in either order, irregular, one reading, none
+    rng = np.random.default_rng(seed)
+    parts, first, end = [], [], []
+    for i in range(40):
+        kind = i % 5
+        if kind == 0:
+            t = np.arange(300) * 900
+            t = t[rng.random(t.size) > 0.1]
+        elif kind == 1:
+            t = np.sort(np.concatenate([np.arange(100) * 60, rng.integers(0, 100, 50) * 60]))
+        elif kind == 2:
+            a, b = (10, 20)[::1 if i % 2 else -1]
+            t = np.concatenate([np.arange(21) * a, 20 * a + np.arange(1, 21) * b])
+        elif kind == 3:
+            t = np.sort(rng.integers(0, 50, int(rng.integers(0, 12))) * 7)
+        else:
+            t = np.zeros(int(rng.integers(0, 2)), dtype=np.int64)
+        start = sum(p.size for p in parts) + 3
+        parts += [np.full(3, -5), t]  # rows of no range before each
+        first.append(start)
+        end.append(start + t.size)
+    want = []
+    for t in parts[1::2]:
+        d = np.diff(t)
+        values, counts = np.unique(d[d > 0], return_counts=True)
+        want.append(int(values[np.argmax(counts)]) if values.size else -1)
+    got = step_modes(np.concatenate(parts).astype(np.int64), np.array(first), np.array(end))
+    assert got.tolist() == want
 
 
 @pytest.mark.parametrize("seed", range(2) if JIT_OFF else range(4))

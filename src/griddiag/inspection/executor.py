@@ -121,7 +121,7 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
         ChartCandidates,
         chart_candidates,
     )
-    from griddiag.inspection.job import FDR_ALPHA, _compare_batch, _coverage
+    from griddiag.inspection.job import FDR_ALPHA, _compare_batch, _coverage, _year_series
     from griddiag.schema import empty_findings
 
     timings = {"detect_s": 0.0, "yoy_s": 0.0, "charts_s": 0.0}
@@ -132,8 +132,7 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
                                pl.DataFrame(schema=MONTHLY_SCHEMA),
                                pl.DataFrame(schema=PROFILE_SCHEMA))
         return BatchResult(list(asset_ids), empty_findings(), None,
-                           pl.DataFrame(schema=_COVERAGE_SCHEMA), none,
-                           _stats(readings, params), timings)
+                           pl.DataFrame(schema=_COVERAGE_SCHEMA), none, _stats(None), timings)
     reg = params.assets
     t0 = time.perf_counter()
     found = detect_batch(readings, reg, params.profile, year=params.year)
@@ -153,26 +152,22 @@ def process_batch(readings: pl.DataFrame, asset_ids: Sequence[str], params: Batc
     years = tuple(sorted([*params.baseline, params.year]))
     charts = chart_candidates(readings, found, part, tz_of, n=params.top_n, years=years,
                               fdr=FDR_ALPHA)
-    cov = _coverage(readings, params.y0, params.y1)
+    year = _year_series(readings, params.y0, params.y1)
+    cov = _coverage(year, params.y0, params.y1)
     timings["charts_s"] = time.perf_counter() - t0
-    return BatchResult(list(asset_ids), found, part, cov, charts,
-                       _stats(readings, params), timings)
+    return BatchResult(list(asset_ids), found, part, cov, charts, _stats(year), timings)
 
 
-def _stats(readings: pl.DataFrame, params: BatchParams) -> dict[str, Any]:
-    """The inspected year's readings of the batch: first and last ts, count, assets with any
-    (from the batch's sorted arrays, as its coverage)."""
+def _stats(year: tuple | None) -> dict[str, Any]:
+    """The inspected year's readings of a batch (:func:`griddiag.inspection.job._year_series`;
+    ``None`` for a batch without readings): first and last ts, count, assets with any."""
     import numpy as np
 
-    from griddiag.inspection.job import _year_series
     from griddiag.schema import TS_DTYPE
 
-    none = {"data_start": None, "data_end": None, "readings": 0, "assets_with_data": 0}
-    if readings.height == 0:
-        return none
-    sr, s, first, end = _year_series(readings, params.y0, params.y1)
-    if s.size == 0:
-        return none
+    if year is None or year[1].size == 0:
+        return {"data_start": None, "data_end": None, "readings": 0, "assets_with_data": 0}
+    sr, s, first, end = year
     start, last = pl.Series([sr.t[first].min(), sr.t[end - 1].max()]).cast(TS_DTYPE)
     return {"data_start": start, "data_end": last, "readings": int((end - first).sum()),
             "assets_with_data": int(np.unique(sr.series_asset[s]).size)}

@@ -44,7 +44,8 @@ from griddiag.kernels._validate import (
 )
 
 __all__ = ["RUN_DTYPE", "constant_runs", "interval_segments", "mask_runs", "nan_runs",
-           "place_on_grid", "rows_in_period", "run_hours", "run_table", "zero_runs"]
+           "place_on_grid", "rows_in_period", "run_hours", "run_table", "step_modes",
+           "zero_runs"]
 
 #: dtype of per-slot run lengths: a series is shorter than 2**31 slots (4 000 years of
 #: 1-minute data), and half the bytes of int64 keeps these memory-bound kernels fast and small.
@@ -592,6 +593,24 @@ def interval_segments(t_us, offsets=None, declared_us=None, *, min_run: int = 96
         dec = as_int_array(declared_us, "declared_us", length=n_series)
     mr = check_positive_int(min_run, "min_run")
     return launch(_interval_segments, t, first, end, dec, mr)
+
+
+@njit(**JIT)
+def _step_modes(t, first, end, out):
+    for s in range(first.shape[0]):
+        out[s] = _step_mode(t, first[s], end[s])
+
+
+def step_modes(t_us, first, end) -> np.ndarray:
+    """Each range ``t_us[first[i]:end[i]]``'s most common positive step (ties: the shorter;
+    -1 when it has none): the interval its readings show, whatever gaps or duplicates they
+    have (:func:`_step_mode`, as :func:`interval_segments` infers an undeclared interval).
+    The ranges are read in place, as in :func:`rows_in_period`."""
+    t = np.asarray(t_us)
+    f, e = _row_ranges(first, end, t.shape[0])
+    out = np.empty(f.shape[0], dtype=np.int64)
+    launch(_step_modes, np.ascontiguousarray(t, dtype=np.int64), f, e, out)
+    return out
 
 
 # -- readings onto their segments' grids ------------------------------------------------------
