@@ -321,6 +321,21 @@ def _severity_table(findings: pl.DataFrame, by: str, n: int = 10) -> list[dict[s
             .head(n).to_dicts())
 
 
+def _coverage_by_metric(cov: pl.DataFrame) -> list[dict[str, Any]]:
+    """The summary's coverage per metric, sorted by metric, the same on every run.
+
+    polars' ``group_by(...).agg(mean)`` adds a group's floats in partial sums whose order
+    depends on its threads, so the last bit of a mean changed between two runs of one
+    inspection; each metric's rows (in batch order) are summed in their own order instead."""
+    rows = []
+    for (metric,), part in sorted(cov.partition_by("metric", as_dict=True).items()):
+        share = part["share"]
+        rows.append({"metric": metric, "series": part.height,
+                     "readings": int(part["present"].sum()), "mean_share": share.mean(),
+                     "below_90pct": int((share < 0.9).sum())})
+    return rows
+
+
 def _summary(*, run_id, scope, year, baseline, prof, profile_hash, store, lang, started,
              previous, assets, findings, yoy, coverage, stats, timings, tz) -> dict[str, Any]:
     open_ = findings.filter(pl.col("status") != "resolved")
@@ -328,11 +343,7 @@ def _summary(*, run_id, scope, year, baseline, prof, profile_hash, store, lang, 
     with_area = open_.join(areas.select("asset_id", "area_id"), on="asset_id", how="left")
     kinds = assets["kind"]
     cov = coverage.with_columns(share=(pl.col("present") / pl.col("expected")).clip(0.0, 1.0))
-    by_metric = (cov.group_by("metric").agg(pl.len().alias("series"),
-                                            pl.col("present").sum().alias("readings"),
-                                            pl.col("share").mean().alias("mean_share"),
-                                            (pl.col("share") < 0.9).sum().alias("below_90pct"))
-                 .sort("metric").to_dicts()) if cov.height else []
+    by_metric = _coverage_by_metric(cov)
     sig = yoy.filter(pl.col("significant").fill_null(False)) if yoy.height else yoy
     headlines = (sig.sort("rank", nulls_last=True).head(10)
                  .select("asset_id", "group_by", "metric", "change_class", "energy_change_pct",
