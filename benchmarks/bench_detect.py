@@ -289,7 +289,7 @@ def part_e(workdir: Path):
 
 
 def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: bool = False,
-        meters: int = 1000, profile_meters: int = 120) -> str:
+        meters: int = 1000, profile_meters: int = 1000) -> str:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-detect-"))
     workdir.mkdir(parents=True, exist_ok=True)
     n_series = 20 if quick else meters
@@ -396,7 +396,8 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--meters", type=int, default=1000)
-    ap.add_argument("--profile-meters", type=int, default=120)
+    ap.add_argument("--profile-meters", type=int, default=1000,
+                    help="meters in (d), the whole default profile (issue 3: 1,000)")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     print(run(quick=a.quick, meters=a.meters, profile_meters=a.profile_meters))
