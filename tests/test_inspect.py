@@ -417,7 +417,7 @@ def test_coverage_and_year_stats_against_a_reference(seed):
 
 def test_coverage_by_metric_is_the_same_on_every_run():
     # the summary's coverage per metric, from batch parts as the job concatenates them: polars'
-    # group_by mean gave two or three last bits here (this test failed 19 of 20 times with it)
+    # group_by mean gave two or three last bits here (this test failed in 20 of 20 runs with it)
     rng = np.random.default_rng(1)
     metrics = np.array(["energy_kwh", "voltage_v_a", "oil_temp_c", "load_kva", "register_kwh"])
     cov = pl.concat([pl.DataFrame({
