@@ -69,11 +69,14 @@ class RobustZDetector(Detector):
         def run(g: Grid, step: int):
             med, _, z = K.rolling_robust_stats(g.values, g.offsets,
                                                slots(self.window_hours, step),
-                                               min_scale=self.min_scale)
+                                               min_scale=self.min_scale, mad=False)
             return med, z
 
         med, z = per_interval(grid, run)
-        score = np.abs(z)
+        # z is this call's own array: |z| in place, like the MAD left out above, saves an
+        # array of the batch's size (8 bytes a value: 280 MB for 1,000 meters x a year of
+        # 15-minute data)
+        score = np.abs(z, out=z)
         with np.errstate(invalid="ignore"):
             return Evaluation(score, score >= self.z_min, med)
 
@@ -131,7 +134,7 @@ class SeasonalResidualDetector(Detector):
 
         assert cal is not None
         exp, z = per_interval(grid, run)
-        score = np.abs(z)
+        score = np.abs(z, out=z)  # this call's own array, as in RobustZDetector
         with np.errstate(invalid="ignore"):
             return Evaluation(score, score >= self.z_min, exp)
 
