@@ -58,6 +58,22 @@ def test_rolling_matches_reference(seed, center):
                                    min_periods=min_periods), r_z)
 
 
+@pytest.mark.parametrize("seed", SEEDS[:4])
+@pytest.mark.parametrize("window", [33, 64, 65, 200])
+def test_rolling_long_windows_match_reference(seed, window):
+    # windows above the 32 candidates a rank is counted over: the halving probes run (once at
+    # 33, up to three times at 200), on continuous and quantized values, NaN, inf, both
+    # placements
+    values, offsets = R.random_batch(np.random.default_rng(200 + seed), n_series=4,
+                                     max_len=150 if JIT_OFF else 700)
+    for center in (False, True):
+        got = K.rolling_robust_stats(values, offsets, window, center=center)
+        ref = R.rolling_stats(values, offsets, window, center=center)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+        assert_same(got[2], ref[2])
+
+
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_rolling_min_scale_and_default_min_periods(seed):
     values, offsets = batch(seed, quantized=True)

@@ -3,10 +3,10 @@
 Method
 ------
 Each series keeps its window's valid values in a sorted buffer. One step of the window replaces
-the value that leaves by the value that enters: their ranks are counted (one probe at the
-middle of the buffer, then a vectorised compare-and-add over the half that holds the answer)
-and the elements between the two ranks move by one place, a contiguous copy that LLVM turns
-into ``memmove``; on average ``w / 3`` elements move. The median is read off the middle of the
+the value that leaves by the value that enters: their ranks are counted (probes that halve
+the buffer until at most 32 candidates are left, then a vectorised compare-and-add over those)
+and the elements between the two ranks move by one place, a contiguous copy that LLVM
+vectorises; on average ``w / 3`` elements move. The median is read off the middle of the
 buffer. The MAD is the median of ``|s_i - m|``: the deviations below and above the median are
 two sorted sequences inside the same buffer, so their median is the k-th element of two sorted
 arrays, found from the split point between them. The split rarely moves by more than one place
@@ -52,12 +52,19 @@ __all__ = ["rolling_mad", "rolling_median", "rolling_robust_stats", "rolling_rob
 
 _U1 = np.uint64(1)
 
+#: A rank is counted over at most this many candidates (four 64-byte vectors), found by
+#: halving the buffer: two probes for w = 96, five for w = 672.
+_COUNT_MAX = 32
+
 
 # Index arithmetic in the shifts is unsigned on purpose: with a signed index numba must allow
-# for Python's negative indexing, which keeps LLVM from turning the loop into a memmove (6x
-# slower here). Ranks are counted, not binary-searched: a vectorised count over half the
-# (cached) buffer beats a binary search whose every branch is a coin toss (measured: 80 ns per
-# step against 120 ns for w = 96 on the 2-core dev box).
+# for Python's negative indexing, which keeps LLVM from vectorising the copy (6x slower
+# here). Ranks are mostly counted, not binary-searched: a vectorised count over the last few
+# dozen candidates (cached) beats a binary search whose every branch there is a coin toss
+# (measured: 80 ns per step against 120 ns for w = 96 on the 2-core dev box). The probes
+# before it are selects, not branches; probing down to 32 candidates instead of one probe
+# then half the buffer took a step of the robust z from 70-71 to 66-67 ns for w = 96 and from
+# 106-108 to 95-96 ns for w = 672 (the benchmark's energy data, one thread, Zen 4 VM).
 
 @njit(**JIT)
 def _shift_down(buf, lo, hi):
@@ -78,15 +85,16 @@ def _shift_up(buf, lo, hi):
 
 @njit(**JIT)
 def _rank_lt(buf, n, v):
-    """``count(buf[:n] < v)`` for sorted ``buf``: one probe at the middle picks the half that
-    can hold the boundary, and a vectorised count over that half does the rest."""
-    h = n >> 1
+    """``count(buf[:n] < v)`` for sorted ``buf``: probes halve the range that can hold the
+    boundary until at most :data:`_COUNT_MAX` values are left, and a vectorised count over
+    those does the rest."""
     lo = 0
     hi = n
-    if h > 0:
-        below = buf[h - 1] < v  # then all of buf[:h] are < v; else none of buf[h:] is
-        lo = h if below else 0
-        hi = n if below else h
+    while hi - lo > _COUNT_MAX:
+        h = (lo + hi) >> 1
+        below = buf[h - 1] < v  # then all of buf[lo:h] are < v; else none of buf[h:hi] is
+        lo = h if below else lo
+        hi = hi if below else h
     c = lo
     for i in range(np.uint64(lo), np.uint64(hi)):
         c += buf[i] < v
@@ -96,13 +104,13 @@ def _rank_lt(buf, n, v):
 @njit(**JIT)
 def _rank_le(buf, n, v):
     """``count(buf[:n] <= v)`` for sorted ``buf`` (see :func:`_rank_lt`)."""
-    h = n >> 1
     lo = 0
     hi = n
-    if h > 0:
+    while hi - lo > _COUNT_MAX:
+        h = (lo + hi) >> 1
         below = buf[h - 1] <= v
-        lo = h if below else 0
-        hi = n if below else h
+        lo = h if below else lo
+        hi = hi if below else h
     c = lo
     for i in range(np.uint64(lo), np.uint64(hi)):
         c += buf[i] <= v
@@ -320,10 +328,10 @@ def _stats_at(values, offsets, at, at_series, window, lead, min_periods, min_sca
     """The statistics of ``_rolling_stats`` at the slots ``at`` only (series ``at_series``),
     written compactly (``out_*[c]`` for slot ``at[c]``): each window gathered afresh into the
     sorted buffer the slide keeps (by the same insertion: O(w**2) moves a slot, each
-    insertion one memmove; no ``np.sort``, which would compile numba's quicksort for this one
-    kernel) instead of a slide over every slot, for callers that need a handful of slots (one
-    thread: a few slots are no work to share). The median, MAD and scale are read off that
-    buffer by the same functions, so the results are identical."""
+    insertion one vectorised copy; no ``np.sort``, which would compile numba's quicksort for
+    this one kernel) instead of a slide over every slot, for callers that need a handful of
+    slots (one thread: a few slots are no work to share). The median, MAD and scale are read
+    off that buffer by the same functions, so the results are identical."""
     back = window - 1 - lead
     buf = np.empty(window, dtype=np.float64)
     for c in range(at.shape[0]):
