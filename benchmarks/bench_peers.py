@@ -414,11 +414,18 @@ def _plot(results: dict[int, dict[str, dict]], out: Path) -> None:
 
 def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: bool = False,
         sizes: tuple[int, ...] = (100, 1000), adtk_series: int = 20, stumpy_series: int = 1,
-        plot: Path | None = None) -> str:
+        rule_repeats: int = 3, plot: Path | None = None) -> str:
+    """The benchmark's section of RESULTS.md. The cases the >= 50x ADTK verdict rests on
+    (ADTK's and griddiag's partner cases) run ``rule_repeats`` times, in passes that
+    alternate them, each in a fresh process; the table has each one's median run. A single
+    run of them varied by up to 1.5x on the 2-core VM."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-peers-"))
     workdir.mkdir(parents=True, exist_ok=True)
     if quick:
-        sizes, adtk_series = (10, 30), 2
+        sizes, adtk_series, rule_repeats = (10, 30), 2, 1
+    rule_cases = {c[2] for c in CASES if c[3] == "adtk"} | {c[5] for c in CASES
+                                                           if c[3] == "adtk"}
+    runs: dict[int, dict[str, list[dict]]] = {}  # every run of every case
     versions = available()
     checks = Checks()
     results: dict[int, dict[str, dict]] = {}
@@ -431,17 +438,23 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
         if size == sizes[0]:
             correctness(path, checks, versions)
             checks.raise_if_failed("bench_peers: no timing was run")
-        results[size] = {}
-        for fam, label, name, tool, subset, _ in CASES:
-            if tool in versions and versions[tool].startswith("NOT"):
-                continue
-            n = {"adtk": adtk_series, "stumpy": stumpy_series}.get(subset)
-            if n is not None and size > sizes[0] and n <= sizes[0]:
-                continue  # a fixed subset: its figure does not change with the size
-            m = in_child(case, name, str(path), n)
-            results[size][name] = {"seconds": m.seconds, "points": m.value["points"],
-                                   "series": m.value["series"], "peak_mib": m.peak_rss_mib,
-                                   "extra_mib": m.extra_rss_mib, "value": m.value["value"]}
+        runs[size] = {}
+        for rep in range(rule_repeats):
+            for fam, label, name, tool, subset, _ in CASES:
+                if tool in versions and versions[tool].startswith("NOT"):
+                    continue
+                if rep > 0 and name not in rule_cases:
+                    continue
+                n = {"adtk": adtk_series, "stumpy": stumpy_series}.get(subset)
+                if n is not None and size > sizes[0] and n <= sizes[0]:
+                    continue  # a fixed subset: its figure does not change with the size
+                m = in_child(case, name, str(path), n)
+                runs[size].setdefault(name, []).append(
+                    {"seconds": m.seconds, "points": m.value["points"],
+                     "series": m.value["series"], "peak_mib": m.peak_rss_mib,
+                     "extra_mib": m.extra_rss_mib, "value": m.value["value"]})
+        results[size] = {name: sorted(rs, key=lambda r: r["seconds"])[len(rs) // 2]
+                         for name, rs in runs[size].items()}  # the median run
         path.unlink()
     out = ["Same array for every tool: meters x 2025 of 15-minute `energy_kwh` from "
            "`griddiag.sample.iter_utility_batches(seed=7)`, on a regular grid (missing = "
@@ -492,6 +505,13 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
         out += ["griddiag's rule detectors against ADTK's equivalents: "
                 + "; ".join(f"{label} {x:.0f}x at {n:,} meters" for label, n, x in against_adtk)
                 + f" (target >= 50x: {'met' if low >= 50 else 'missed'}).", ""]
+        if rule_repeats > 1:
+            out += [f"These cases ran {rule_repeats} times each, in alternating passes, each "
+                    "in a fresh process; the rows above are the median runs. All runs, s: "
+                    + "; ".join(f"{name} at {size:,} meters "
+                                + ", ".join(f"{r['seconds']:.3g}" for r in rs)
+                                for size in sizes for name, rs in runs[size].items()
+                                if name in rule_cases) + ".", ""]
     out += ["Correctness checks (made before any timing):", "", checks.markdown(), ""]
     if not quick or plot is not None:
         target = plot or PLOTS / "bench_peers.png"
@@ -508,11 +528,14 @@ def main() -> None:
                     "range is 100,1000,10000)")
     ap.add_argument("--adtk-series", type=int, default=20)
     ap.add_argument("--stumpy-series", type=int, default=1)
+    ap.add_argument("--rule-repeats", type=int, default=3,
+                    help="runs of each case the ADTK verdict rests on (median taken)")
     ap.add_argument("--plot", type=Path, default=None)
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     print(run(quick=a.quick, sizes=tuple(int(s) for s in a.sizes.split(",")),
-              adtk_series=a.adtk_series, stumpy_series=a.stumpy_series, plot=a.plot))
+              adtk_series=a.adtk_series, stumpy_series=a.stumpy_series,
+              rule_repeats=a.rule_repeats, plot=a.plot))
 
 
 if __name__ == "__main__":
