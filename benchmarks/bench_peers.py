@@ -39,7 +39,10 @@ Before anything is timed, each griddiag kernel is compared with its plain refere
 (pandas' rolling median, pandas' run lengths, ADTK's ``PersistAD`` vs the ADTK-style
 baseline); a failed check raises ``CheckFailed`` and nothing is written (no table, no plot).
 
-    .venv/bin/python -m benchmarks.bench_peers [--sizes 100,1000] [--quick]
+The cases the >= 50x ADTK verdict rests on run three times (``--rule-repeats``) in
+alternating passes; their rows are the median runs.
+
+    .venv/bin/python -m benchmarks.bench_peers [--sizes 100,1000] [--rule-repeats 3] [--quick]
 """
 
 from __future__ import annotations
@@ -498,7 +501,7 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
             "unlike its others\". griddiag has no multivariate kernel of its own: it fits "
             "PyOD's ECOD and IForest itself (theft.py's secondary score), so PyOD's rows are "
             "the cost of that step, without a ratio. ADTK and STUMPY rows use the first "
-            f"{adtk_series} / {stumpy_series} meter(s), measured once at the smallest size.",
+            f"{adtk_series} / {stumpy_series} meter(s), measured at the smallest size only.",
             ""]
     if against_adtk:
         low = min(x for _, _, x in against_adtk)
