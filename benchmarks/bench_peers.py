@@ -426,8 +426,8 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
     workdir.mkdir(parents=True, exist_ok=True)
     if quick:
         sizes, adtk_series, rule_repeats = (10, 30), 2, 1
-    rule_cases = {c[2] for c in CASES if c[3] == "adtk"} | {c[5] for c in CASES
-                                                           if c[3] == "adtk"}
+    rule_cases = {name for _, _, peer, tool, _, ours in CASES if tool == "adtk"
+                  for name in (peer, ours)}
     runs: dict[int, dict[str, list[dict]]] = {}  # every run of every case
     versions = available()
     checks = Checks()
