@@ -310,7 +310,8 @@ def run(*, dsn: str | None = None, workdir: str | Path | None = None, quick: boo
             f"Slowest as called ({threads} threads: chunks of series) is **{worst:.1f}x** a "
             f"NumPy sum (target within 5x: {'met' if worst <= 5 else 'missed'}); on one "
             f"thread, as the sum runs, {worst_one:.1f}x. Each call returns a new run-length "
-            "array, whose first touch of fresh memory is part of its time.", ""]
+            "array, whose first touch of fresh memory is part of its time (its cost on this "
+            "machine: 'first touch of fresh memory' in RESULTS.md's machine table).", ""]
 
     sub = 5 if quick else 50
     rows, ratios = part_c(x, off, sub)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["CheckFailed", "Checks", "Clock", "Measurement", "in_child", "load_average", "machine",
-           "table", "timed"]
+__all__ = ["CheckFailed", "Checks", "Clock", "Measurement", "first_touch", "in_child",
+           "load_average", "machine", "table", "timed"]
 
 
 class CheckFailed(RuntimeError):
@@ -195,6 +195,31 @@ def machine() -> dict[str, str]:
         "numba": numba.__version__,
         "psycopg": psycopg_version,
     }
+
+
+def first_touch(mib: int = 256, idle_s: float = 3.0) -> str:
+    """What filling a new ``mib`` MiB array costs here: at once after freeing one of that size,
+    and after ``idle_s`` seconds without it.
+
+    Every kernel that returns a new array pays this first touch of fresh memory. Some virtual
+    machines hand memory the guest has freed back to the host after a couple of seconds (Linux
+    free page reporting, virtio-balloon); the next first touch there costs several times more,
+    which makes memory-bound figures vary from run to run. This row lets a reader tell.
+    """
+    import numpy as np
+
+    def fill() -> float:
+        a = np.empty(mib * 2**20 // 8)
+        t0 = time.perf_counter()
+        a.fill(1.0)
+        return time.perf_counter() - t0
+
+    fill()
+    at_once = fill()
+    time.sleep(idle_s)
+    idle = fill()
+    return (f"{at_once:.3f} s to fill a new {mib} MiB array at once, {idle:.3f} s after "
+            f"{idle_s:g} s idle")
 
 
 def load_average() -> str:

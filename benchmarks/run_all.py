@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
-from benchmarks.common import CheckFailed, load_average, machine, table  # noqa: E402
+from benchmarks.common import CheckFailed, first_touch, load_average, machine, table  # noqa: E402
 
 BENCHMARKS = [
     "benchmarks.bench_ingest",
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     info.update(database_versions(args.dsn))
     info["griddiag revision"] = git_revision()
     info["load average before"] = load_average()
+    info["first touch of fresh memory"] = first_touch()
 
     sections: dict[str, str] = {}
     failed: list[str] = []
